@@ -1,0 +1,21 @@
+//===- Pipelines.cpp - kiln pass pipelines ----------------------*- C++ -*-===//
+//
+// Part of kiln. Every pipeline the driver runs, one line per pass, each with
+// the invariant that holds after it (as Halide's Lower.cpp does). Passes are
+// declared in Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Pipelines.h"
+#include "passes/Passes.h"
+
+#include "mlir/Transforms/Passes.h"
+
+void kiln::buildFrontendPipeline(mlir::OpPassManager &pm) {
+  // Every nn op's result type is exactly what its shape rule derives.
+  pm.addPass(createShapeInference());
+  // Identities (x + 0, reshape of reshape, ...) and constants are folded.
+  pm.addPass(mlir::createCanonicalizerPass());
+  // No two ops compute the same value (dropout ops differ by their stream).
+  pm.addPass(mlir::createCSEPass());
+}

@@ -1,0 +1,22 @@
+//===- Pipelines.h - kiln pass pipelines ------------------------*- C++ -*-===//
+//
+// Part of kiln. The ordered pass pipelines the `kiln` driver runs, one
+// function per stage of docs/architecture.md. Each stage's comment in
+// Pipelines.cpp states the invariant it establishes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_PASSES_PIPELINES_H
+#define KILN_PASSES_PIPELINES_H
+
+#include "mlir/Pass/PassManager.h"
+
+namespace kiln {
+
+/// Cleans up the IR MLIRGen produced: exact shapes, folded algebra, no
+/// duplicate or dead ops. Output of `kiln --emit=nn`.
+void buildFrontendPipeline(mlir::OpPassManager &pm);
+
+} // namespace kiln
+
+#endif // KILN_PASSES_PIPELINES_H

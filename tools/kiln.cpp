@@ -1,0 +1,100 @@
+//===- kiln.cpp - the kiln compiler driver ----------------------*- C++ -*-===//
+//
+// Part of kiln. `kiln model.kiln --emit=STAGE` runs the compiler up to STAGE
+// and prints it: `ast` (the parsed and checked model), `nn` (the model in the
+// nn dialect after the frontend pipeline). Input errors are printed as
+// file:line:col diagnostics with the source line and a caret, and the exit
+// code is 1; MLIR's IR-printing flags (--mlir-print-ir-after-all, ...) work
+// here as in kiln-opt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/AST.h"
+#include "frontend/MLIRGen.h"
+#include "frontend/Parser.h"
+#include "frontend/Sema.h"
+#include "ir/NNDialect.h"
+#include "passes/Pipelines.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace llvm;
+
+namespace {
+enum class Stage { AST, NN };
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
+                               cl::Required);
+cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
+                                cl::value_desc("file"), cl::init("-"));
+cl::opt<Stage> emit(
+    "emit", cl::desc("Stage to print"), cl::init(Stage::NN),
+    cl::values(clEnumValN(Stage::AST, "ast", "the checked syntax tree"),
+               clEnumValN(Stage::NN, "nn", "the model in the nn dialect")));
+} // namespace
+
+/// Runs the compiler on the file held by `sourceMgr` and writes the chosen
+/// stage to `os`. Returns failure after printing diagnostics.
+static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
+  std::unique_ptr<kiln::ast::File> file =
+      kiln::parseFile(sourceMgr, sourceMgr.getMainFileID());
+  if (!file || !kiln::checkFile(*file, sourceMgr))
+    return mlir::failure();
+  if (emit == Stage::AST) {
+    kiln::ast::print(*file, os, sourceMgr);
+    return mlir::success();
+  }
+
+  mlir::MLIRContext context;
+  context.loadDialect<kiln::nn::NNDialect, mlir::func::FuncDialect>();
+  mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      kiln::mlirGen(context, *file, sourceMgr);
+  if (!module)
+    return mlir::failure();
+
+  mlir::PassManager pm(&context);
+  if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
+    return mlir::failure();
+  kiln::buildFrontendPipeline(pm);
+  if (mlir::failed(pm.run(*module)))
+    return mlir::failure();
+  module->print(os);
+  return mlir::success();
+}
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  cl::ParseCommandLineOptions(argc, argv, "kiln: neural-network compiler\n");
+
+  std::string error;
+  std::unique_ptr<MemoryBuffer> input = mlir::openInputFile(inputFile, &error);
+  if (!input) {
+    errs() << "kiln: " << error << "\n";
+    return 1;
+  }
+  std::unique_ptr<ToolOutputFile> output =
+      mlir::openOutputFile(outputFile, &error);
+  if (!output) {
+    errs() << "kiln: " << error << "\n";
+    return 1;
+  }
+  SourceMgr sourceMgr;
+  sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+  if (mlir::failed(compile(sourceMgr, output->os())))
+    return 1;
+  output->keep();
+  return 0;
+}
