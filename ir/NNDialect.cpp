@@ -17,6 +17,7 @@ using namespace mlir;
 using namespace kiln::nn;
 
 #include "ir/NNDialect.cpp.inc"
+#include "ir/NNInterfaces.cpp.inc"
 
 void NNDialect::initialize() {
   addOperations<

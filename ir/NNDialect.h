@@ -18,6 +18,7 @@
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "ir/NNDialect.h.inc"
+#include "ir/NNInterfaces.h.inc"
 
 namespace kiln::nn {
 
@@ -30,6 +31,19 @@ bool areCompatibleTensorTypes(mlir::TypeRange lhs, mlir::TypeRange rhs);
 mlir::FailureOr<mlir::RankedTensorType>
 inferBroadcastType(std::optional<mlir::Location> loc, mlir::RankedTensorType a,
                    mlir::RankedTensorType b);
+
+/// The shape rule of nn.conv2d (shared with its gradient ops' verifiers).
+mlir::FailureOr<mlir::RankedTensorType>
+inferConv2dType(std::optional<mlir::Location> loc, mlir::RankedTensorType input,
+                mlir::RankedTensorType weight, llvm::ArrayRef<int64_t> stride,
+                llvm::ArrayRef<int64_t> padding,
+                llvm::ArrayRef<int64_t> dilation, int64_t groups);
+
+/// The shape rule of nn.max_pool2d and nn.avg_pool2d.
+mlir::FailureOr<mlir::RankedTensorType>
+inferPool2dType(std::optional<mlir::Location> loc, mlir::RankedTensorType input,
+                llvm::ArrayRef<int64_t> kernel, llvm::ArrayRef<int64_t> stride,
+                llvm::ArrayRef<int64_t> padding);
 
 } // namespace kiln::nn
 

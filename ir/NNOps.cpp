@@ -210,6 +210,7 @@ KILN_BINARY_OP(DivOp)
 KILN_BINARY_OP(PowOp)
 KILN_BINARY_OP(MaximumOp)
 KILN_BINARY_OP(MinimumOp)
+KILN_BINARY_OP(GreaterOp)
 #undef KILN_BINARY_OP
 
 OpFoldResult AddOp::fold(FoldAdaptor a) {
@@ -296,24 +297,20 @@ static int64_t windowOutput(int64_t size, int64_t window, int64_t stride,
   return (size + 2 * pad - window) / stride + 1;
 }
 
-LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
-                                         std::optional<Location> loc,
-                                         Adaptor adaptor,
-                                         SmallVectorImpl<Type> &types) {
-  auto x = cast<RankedTensorType>(adaptor.getInput().getType());
-  auto w = cast<RankedTensorType>(adaptor.getWeight().getType());
+FailureOr<RankedTensorType> kiln::nn::inferConv2dType(
+    std::optional<Location> loc, RankedTensorType x, RankedTensorType w,
+    ArrayRef<int64_t> stride, ArrayRef<int64_t> padding,
+    ArrayRef<int64_t> dilation, int64_t groups) {
   if (x.getRank() != 4 || w.getRank() != 4)
     return fail(loc, "conv2d needs input [N, C, H, W] and weight "
                      "[O, C/groups, KH, KW], got " + str(x) + " and " + str(w));
-  if (failed(checkWindow(loc, adaptor.getStride(), "stride", 1)) ||
-      failed(checkWindow(loc, adaptor.getPadding(), "padding", 0)) ||
-      failed(checkWindow(loc, adaptor.getDilation(), "dilation", 1)))
+  if (failed(checkWindow(loc, stride, "stride", 1)) ||
+      failed(checkWindow(loc, padding, "padding", 0)) ||
+      failed(checkWindow(loc, dilation, "dilation", 1)))
     return failure();
-  int64_t groups = adaptor.getGroups();
   if (groups < 1)
     return fail(loc, "groups must be >= 1, got " + Twine(groups));
-  if (w.isDynamicDim(0) || w.isDynamicDim(1) || w.isDynamicDim(2) ||
-      w.isDynamicDim(3))
+  if (!w.hasStaticShape())
     return fail(loc, "conv2d weight must be statically shaped, got " + str(w));
   if (w.getDimSize(0) % groups != 0)
     return fail(loc, "conv2d output channels " + Twine(w.getDimSize(0)) +
@@ -325,43 +322,67 @@ LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
                          Twine(w.getDimSize(1) * groups));
   SmallVector<int64_t> shape = {x.getDimSize(0), w.getDimSize(0)};
   for (int i = 0; i < 2; ++i) {
-    int64_t window = adaptor.getDilation()[i] * (w.getDimSize(2 + i) - 1) + 1;
-    int64_t out = windowOutput(x.getDimSize(2 + i), window,
-                               adaptor.getStride()[i], adaptor.getPadding()[i]);
+    int64_t window = dilation[i] * (w.getDimSize(2 + i) - 1) + 1;
+    int64_t out =
+        windowOutput(x.getDimSize(2 + i), window, stride[i], padding[i]);
     if (out != kDyn && out < 1)
       return fail(loc, "conv2d kernel " + str(w) + " does not fit input " +
                            str(x) + " (output would be empty)");
     shape.push_back(out);
   }
-  types.push_back(tensorOf(shape, x.getElementType()));
+  return tensorOf(shape, x.getElementType());
+}
+
+LogicalResult Conv2dOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &types) {
+  FailureOr<RankedTensorType> type = inferConv2dType(
+      loc, cast<RankedTensorType>(adaptor.getInput().getType()),
+      cast<RankedTensorType>(adaptor.getWeight().getType()),
+      adaptor.getStride(), adaptor.getPadding(), adaptor.getDilation(),
+      adaptor.getGroups());
+  if (failed(type))
+    return failure();
+  types.push_back(*type);
   return success();
 }
 KILN_COMPATIBLE_RETURN_TYPES(Conv2dOp)
 
-template <typename Adaptor>
-static LogicalResult inferPool(std::optional<Location> loc, Adaptor adaptor,
-                               SmallVectorImpl<Type> &types) {
-  auto x = cast<RankedTensorType>(adaptor.getInput().getType());
+FailureOr<RankedTensorType>
+kiln::nn::inferPool2dType(std::optional<Location> loc, RankedTensorType x,
+                          ArrayRef<int64_t> kernel, ArrayRef<int64_t> stride,
+                          ArrayRef<int64_t> padding) {
   if (x.getRank() != 4)
     return fail(loc, "pooling needs an input [N, C, H, W], got " + str(x));
-  if (failed(checkWindow(loc, adaptor.getKernel(), "kernel", 1)) ||
-      failed(checkWindow(loc, adaptor.getStride(), "stride", 1)) ||
-      failed(checkWindow(loc, adaptor.getPadding(), "padding", 0)))
+  if (failed(checkWindow(loc, kernel, "kernel", 1)) ||
+      failed(checkWindow(loc, stride, "stride", 1)) ||
+      failed(checkWindow(loc, padding, "padding", 0)))
     return failure();
   SmallVector<int64_t> shape = {x.getDimSize(0), x.getDimSize(1)};
   for (int i = 0; i < 2; ++i) {
-    int64_t k = adaptor.getKernel()[i], p = adaptor.getPadding()[i];
+    int64_t k = kernel[i], p = padding[i];
     if (2 * p > k)
       return fail(loc, "pool padding " + Twine(p) +
                            " must be at most half the kernel " + Twine(k));
-    int64_t out =
-        windowOutput(x.getDimSize(2 + i), k, adaptor.getStride()[i], p);
+    int64_t out = windowOutput(x.getDimSize(2 + i), k, stride[i], p);
     if (out != kDyn && out < 1)
       return fail(loc, "pool kernel " + Twine(k) + " does not fit input " +
                            str(x) + " (output would be empty)");
     shape.push_back(out);
   }
-  types.push_back(tensorOf(shape, x.getElementType()));
+  return tensorOf(shape, x.getElementType());
+}
+
+template <typename Adaptor>
+static LogicalResult inferPool(std::optional<Location> loc, Adaptor adaptor,
+                               SmallVectorImpl<Type> &types) {
+  FailureOr<RankedTensorType> type = inferPool2dType(
+      loc, cast<RankedTensorType>(adaptor.getInput().getType()),
+      adaptor.getKernel(), adaptor.getStride(), adaptor.getPadding());
+  if (failed(type))
+    return failure();
+  types.push_back(*type);
   return success();
 }
 

@@ -11,6 +11,7 @@
 #define KILN_IR_NNOPS_TD
 
 include "ir/NNDialect.td"
+include "ir/NNInterfaces.td"
 include "mlir/IR/OpBase.td"
 include "mlir/IR/BuiltinAttributeInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
@@ -18,6 +19,9 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 
 class NN_Op<string mnemonic, list<Trait> traits = []>
     : Op<NN_Dialect, mnemonic, traits>;
+
+// Differentiable ops implement buildGradients in NNGradients.cpp.
+def NN_Differentiable : DeclareOpInterfaceMethods<NN_GradientOpInterface>;
 
 def NN_F32Tensor : RankedTensorOf<[F32]>;
 def NN_I64Tensor : RankedTensorOf<[I64]>;
@@ -48,7 +52,7 @@ def NN_ConstantOp : NN_Op<"constant", [ConstantLike, Pure,
 
 class NN_UnaryOp<string mnemonic, string math, list<Trait> traits = []>
     : NN_Op<mnemonic, !listconcat(traits,
-        [Pure, SameOperandsAndResultType])> {
+        [Pure, SameOperandsAndResultType, NN_Differentiable])> {
   let summary = "Elementwise " # math;
   let arguments = (ins NN_F32Tensor:$input);
   let results = (outs NN_F32Tensor:$result);
@@ -84,7 +88,7 @@ def NN_GeluOp : NN_UnaryOp<"gelu", "x * Phi(x)"> {
 //===----------------------------------------------------------------------===//
 
 class NN_BinaryOp<string mnemonic, string math, list<Trait> traits = []>
-    : NN_InferredOp<mnemonic, traits> {
+    : NN_InferredOp<mnemonic, !listconcat(traits, [NN_Differentiable])> {
   let summary = "Elementwise " # math # " with broadcasting";
   let description = [{
     Operands broadcast with NumPy's rules: shapes are aligned at the last
@@ -114,7 +118,7 @@ def NN_MinimumOp : NN_BinaryOp<"minimum", "min(a, b)", [Commutative]>;
 // Linear algebra and convolution
 //===----------------------------------------------------------------------===//
 
-def NN_MatmulOp : NN_InferredOp<"matmul"> {
+def NN_MatmulOp : NN_InferredOp<"matmul", [NN_Differentiable]> {
   let summary = "Matrix product, optionally of transposed operands";
   let description = [{
     Rank 2: `[m, k] x [k, n] -> [m, n]`; rank 3: a batched product over a
@@ -130,7 +134,7 @@ def NN_MatmulOp : NN_InferredOp<"matmul"> {
   }];
 }
 
-def NN_Conv2dOp : NN_InferredOp<"conv2d"> {
+def NN_Conv2dOp : NN_InferredOp<"conv2d", [NN_Differentiable]> {
   let summary = "2-D convolution, NCHW activations, OIHW weights";
   let description = [{
     `input [N, C, H, W]`, `weight [O, C/groups, KH, KW]` ->
@@ -148,7 +152,8 @@ def NN_Conv2dOp : NN_InferredOp<"conv2d"> {
   }];
 }
 
-class NN_Pool2dOp<string mnemonic, string what> : NN_InferredOp<mnemonic> {
+class NN_Pool2dOp<string mnemonic, string what>
+    : NN_InferredOp<mnemonic, [NN_Differentiable]> {
   let summary = "2-D " # what # " pooling over NCHW";
   let description = [{
     `[N, C, H, W] -> [N, C, (H + 2*ph - kh)/sh + 1, (likewise W)]` (floor).
@@ -167,7 +172,7 @@ def NN_AvgPool2dOp : NN_Pool2dOp<"avg_pool2d", "average (padding counted)">;
 // Shape manipulation
 //===----------------------------------------------------------------------===//
 
-def NN_ReshapeOp : NN_Op<"reshape", [Pure]> {
+def NN_ReshapeOp : NN_Op<"reshape", [Pure, NN_Differentiable]> {
   let summary = "Reinterpret a tensor's row-major elements with a new shape";
   let description = [{
     The element count is preserved. A dynamic dimension may appear only as
@@ -182,7 +187,7 @@ def NN_ReshapeOp : NN_Op<"reshape", [Pure]> {
   let hasCanonicalizer = 1;
 }
 
-def NN_TransposeOp : NN_InferredOp<"transpose"> {
+def NN_TransposeOp : NN_InferredOp<"transpose", [NN_Differentiable]> {
   let summary = "Permute dimensions: result dim i = input dim perm[i]";
   let arguments = (ins NN_Tensor:$input, DenseI64ArrayAttr:$perm);
   let results = (outs NN_Tensor:$result);
@@ -191,7 +196,7 @@ def NN_TransposeOp : NN_InferredOp<"transpose"> {
   let hasCanonicalizer = 1;
 }
 
-def NN_ConcatOp : NN_InferredOp<"concat"> {
+def NN_ConcatOp : NN_InferredOp<"concat", [NN_Differentiable]> {
   let summary = "Join tensors along one axis";
   let arguments = (ins Variadic<NN_Tensor>:$inputs, I64Attr:$axis);
   let results = (outs NN_Tensor:$result);
@@ -201,7 +206,7 @@ def NN_ConcatOp : NN_InferredOp<"concat"> {
   let hasFolder = 1;
 }
 
-def NN_SliceOp : NN_InferredOp<"slice"> {
+def NN_SliceOp : NN_InferredOp<"slice", [NN_Differentiable]> {
   let summary = "Elements [start, end) along one axis";
   let arguments = (ins NN_Tensor:$input, I64Attr:$axis, I64Attr:$start,
                        I64Attr:$end);
@@ -213,7 +218,8 @@ def NN_SliceOp : NN_InferredOp<"slice"> {
 // Reductions and normalizations
 //===----------------------------------------------------------------------===//
 
-class NN_ReduceOp<string mnemonic, string what> : NN_InferredOp<mnemonic> {
+class NN_ReduceOp<string mnemonic, string what>
+    : NN_InferredOp<mnemonic, [NN_Differentiable]> {
   let summary = what # " over the given axes";
   let description = [{
     `axes` are distinct, non-negative and sorted. With `keepdim` reduced
@@ -237,7 +243,7 @@ def NN_ArgmaxOp : NN_InferredOp<"argmax"> {
 }
 
 class NN_SoftmaxLikeOp<string mnemonic, string what>
-    : NN_Op<mnemonic, [Pure, SameOperandsAndResultType]> {
+    : NN_Op<mnemonic, [Pure, SameOperandsAndResultType, NN_Differentiable]> {
   let summary = what # " along one axis";
   let arguments = (ins NN_F32Tensor:$input, I64Attr:$axis);
   let results = (outs NN_F32Tensor:$result);
@@ -248,7 +254,7 @@ class NN_SoftmaxLikeOp<string mnemonic, string what>
 def NN_SoftmaxOp : NN_SoftmaxLikeOp<"softmax", "Softmax">;
 def NN_LogSoftmaxOp : NN_SoftmaxLikeOp<"log_softmax", "Log-softmax">;
 
-def NN_BatchNormOp : NN_Op<"batch_norm", [Pure,
+def NN_BatchNormOp : NN_Op<"batch_norm", [Pure, NN_Differentiable,
     AllTypesMatch<["input", "result"]>,
     AllTypesMatch<["weight", "bias", "running_mean", "running_var",
                    "new_running_mean", "new_running_var"]>]> {
@@ -291,7 +297,7 @@ def NN_BatchNormInferenceOp : NN_Op<"batch_norm_inference",
 }
 
 def NN_LayerNormOp : NN_Op<"layer_norm",
-    [Pure, AllTypesMatch<["input", "result"]>,
+    [Pure, NN_Differentiable, AllTypesMatch<["input", "result"]>,
      AllTypesMatch<["weight", "bias"]>]> {
   let summary = "Layer normalization over the last dimension";
   let description = [{
@@ -313,7 +319,7 @@ def NN_LayerNormOp : NN_Op<"layer_norm",
 // Randomness, lookup
 //===----------------------------------------------------------------------===//
 
-def NN_DropoutOp : NN_Op<"dropout", [Pure,
+def NN_DropoutOp : NN_Op<"dropout", [Pure, NN_Differentiable,
     AllTypesMatch<["input", "result"]>]> {
   let summary = "Inverted dropout with a counter-based random mask";
   let description = [{
@@ -331,7 +337,7 @@ def NN_DropoutOp : NN_Op<"dropout", [Pure,
   let hasVerifier = 1;
 }
 
-def NN_EmbeddingOp : NN_InferredOp<"embedding"> {
+def NN_EmbeddingOp : NN_InferredOp<"embedding", [NN_Differentiable]> {
   let summary = "Rows of `table` [num, dim] selected by i64 `indices`";
   let arguments = (ins NN_I64Tensor:$indices, NN_F32Tensor:$table);
   let results = (outs NN_F32Tensor:$result);
@@ -346,7 +352,7 @@ def NN_EmbeddingOp : NN_InferredOp<"embedding"> {
 //===----------------------------------------------------------------------===//
 
 class NN_LossOp<string mnemonic, string what, Type target>
-    : NN_InferredOp<mnemonic> {
+    : NN_InferredOp<mnemonic, [NN_Differentiable]> {
   let summary = what # ", averaged";
   let description = [{
     PyTorch's `reduction='mean'`: class-index losses average over the batch,
@@ -371,5 +377,7 @@ def NN_BceWithLogitsOp
 def NN_MseOp
     : NN_LossOp<"mse", "Mean squared error against targets of the same shape",
                 NN_F32Tensor>;
+
+include "ir/NNGradOps.td"
 
 #endif // KILN_IR_NNOPS_TD
