@@ -67,11 +67,11 @@ LogicalResult NNDialect::verifyRegionArgAttribute(Operation *op,
   if (!type)
     return op->emitError("'") << name << "' is only valid on func.func";
   if (name == kInputAttr || name == kTargetAttr || name == kParamAttr ||
-      name == kBufferAttr) {
+      name == kBufferAttr || name == kOptStateAttr) {
     if (!isa<StringAttr>(attribute.getValue()))
       return op->emitError("'") << name << "' must be a string naming the value";
   }
-  if (name == kParamAttr || name == kBufferAttr) {
+  if (name == kParamAttr || name == kBufferAttr || name == kOptStateAttr) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor || !tensor.hasStaticShape() || !tensor.getElementType().isF32())
       return op->emitError("'") << name << "' argument " << argIndex
@@ -84,7 +84,7 @@ LogicalResult NNDialect::verifyRegionArgAttribute(Operation *op,
       return op->emitError("'nn.init' must be a dictionary");
     return verifyInit(op, init);
   }
-  if (name == kFrozenAttr || name == kSeedAttr) {
+  if (name == kFrozenAttr || name == kSeedAttr || name == kStepAttr) {
     if (!isa<UnitAttr>(attribute.getValue()))
       return op->emitError("'") << name << "' must be a unit attribute";
     return success();
@@ -99,7 +99,8 @@ LogicalResult NNDialect::verifyRegionResultAttribute(Operation *op,
                                                      unsigned resultIndex,
                                                      NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
-  if (name != kOutputAttr && name != kBufferAttr)
+  if (name != kOutputAttr && name != kBufferAttr && name != kGradAttr &&
+      name != kParamAttr && name != kOptStateAttr)
     return op->emitError("unknown result attribute '") << name << "'";
   if (!isa<StringAttr>(attribute.getValue()))
     return op->emitError("'") << name << "' must be a string";

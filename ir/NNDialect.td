@@ -40,6 +40,9 @@ def NN_Dialect : Dialect {
     static constexpr llvm::StringLiteral kSeedAttr = "nn.seed";
     static constexpr llvm::StringLiteral kOutputAttr = "nn.output";
     static constexpr llvm::StringLiteral kTrainAttr = "nn.train";
+    static constexpr llvm::StringLiteral kGradAttr = "nn.grad";
+    static constexpr llvm::StringLiteral kStepAttr = "nn.step";
+    static constexpr llvm::StringLiteral kOptStateAttr = "nn.opt_state";
   }];
 }
 

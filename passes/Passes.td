@@ -49,4 +49,59 @@ def ShapeInference : Pass<"kiln-shape-inference", "mlir::ModuleOp"> {
   ];
 }
 
+def Autodiff : Pass<"kiln-autodiff", "mlir::ModuleOp"> {
+  let summary = "Build @train_step (forward + reverse-mode gradients) and "
+                "@eval_step from @forward";
+  let description = [{
+    Clones `@forward` into `@train_step` and appends the reverse sweep: each
+    op's gradient rule (GradientOpInterface) is applied in reverse order and
+    gradients of values with several uses are summed. Only active values
+    get gradients: those depending on a trainable parameter (an `nn.param`
+    argument without `nn.frozen`) that the loss depends on, so frozen layers
+    are pruned. `@train_step` returns what `@forward` did plus the gradient
+    of every trainable parameter, tagged `nn.grad = "<name>"`. `@eval_step`
+    is `@forward` in inference mode: dropout removed, batch norm on running
+    statistics, no buffer updates.
+
+    Before:
+    ```mlir
+    func.func @forward(%x: tensor<?x4xf32> {nn.input = "x"},
+                       %w: tensor<4xf32> {nn.param = "w", ...}) -> (tensor<f32> {nn.output = "loss"}) {
+      %0 = nn.mul %x, %w : ...
+      %1 = nn.reduce_mean %0 {axes = array<i64: 0, 1>} : ...
+      return %1 : tensor<f32>
+    }
+    ```
+    After (train_step):
+    ```mlir
+      %g = nn.reduce_mean_grad %one, %0 ...
+      %gw = nn.mul %g, %x ...     // then summed over the batch
+      return %1, %gw : tensor<f32>, tensor<4xf32>   // {nn.grad = "w"}
+    ```
+    A loss that depends on no trainable parameter, and an op on the path
+    from a parameter to the loss without a gradient rule, are errors at their
+    source locations. Concat or slice along the dynamic batch dimension has
+    no gradient.
+  }];
+}
+
+def LowerOptimizer : Pass<"kiln-lower-optimizer", "mlir::ModuleOp"> {
+  let summary = "Turn @train_step's gradients into parameter updates";
+  let description = [{
+    Reads `nn.train` (optimizer, schedule, clip_grad_norm) and replaces each
+    `nn.grad` result of `@train_step` by the updated parameter and the
+    updated optimizer state, computed with nn ops following PyTorch's
+    formulas: SGD (momentum, dampening, nesterov, L2 weight decay), Adam (L2
+    weight decay), AdamW (decoupled), clip_grad_norm_, and StepLR /
+    CosineAnnealingLR / linear warm-up as functions of the step number.
+    Adds the argument `%t: tensor<f32> {nn.step}` (1-based) and one argument
+    per state tensor, `{nn.opt_state = "fc1.weight.exp_avg"}` (PyTorch's
+    state names), initialized to zeros by the runtime.
+
+    Before: `return %loss, %gw : ... {nn.grad = "w"}`
+    After (SGD, lr 0.1): `%u = nn.mul %lr, %gw; %w2 = nn.sub %w, %u;
+    return %loss, %w2 : ... {nn.param = "w"}`
+  }];
+}
+
 #endif // KILN_PASSES_TD

@@ -19,3 +19,15 @@ void kiln::buildFrontendPipeline(mlir::OpPassManager &pm) {
   // No two ops compute the same value (dropout ops differ by their stream).
   pm.addPass(mlir::createCSEPass());
 }
+
+void kiln::buildTrainPipeline(mlir::OpPassManager &pm) {
+  buildFrontendPipeline(pm);
+  // @train_step returns the loss and each trainable parameter's gradient;
+  // @eval_step is @forward in inference mode.
+  pm.addPass(createAutodiff());
+  // @train_step returns updated parameters and optimizer state instead.
+  pm.addPass(createLowerOptimizer());
+  // Gradient algebra folded (x * 1, x + 0) and shared subexpressions merged.
+  pm.addPass(mlir::createCanonicalizerPass());
+  pm.addPass(mlir::createCSEPass());
+}

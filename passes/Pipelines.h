@@ -17,6 +17,10 @@ namespace kiln {
 /// duplicate or dead ops. Output of `kiln --emit=nn`.
 void buildFrontendPipeline(mlir::OpPassManager &pm);
 
+/// From the frontend's output to @train_step (forward, gradients, optimizer
+/// update) and @eval_step. Output of `kiln --emit=train`.
+void buildTrainPipeline(mlir::OpPassManager &pm);
+
 } // namespace kiln
 
 #endif // KILN_PASSES_PIPELINES_H

@@ -2,7 +2,8 @@
 //
 // Part of kiln. `kiln model.kiln --emit=STAGE` runs the compiler up to STAGE
 // and prints it: `ast` (the parsed and checked model), `nn` (the model in the
-// nn dialect after the frontend pipeline). Input errors are printed as
+// nn dialect after the frontend pipeline), `train` (with @train_step and
+// @eval_step: gradients and the optimizer update as nn ops). Input errors are printed as
 // file:line:col diagnostics with the source line and a caret, and the exit
 // code is 1; MLIR's IR-printing flags (--mlir-print-ir-after-all, ...) work
 // here as in kiln-opt.
@@ -30,7 +31,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, NN };
+enum class Stage { AST, NN, Train };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
                                cl::Required);
@@ -39,7 +40,9 @@ cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
 cl::opt<Stage> emit(
     "emit", cl::desc("Stage to print"), cl::init(Stage::NN),
     cl::values(clEnumValN(Stage::AST, "ast", "the checked syntax tree"),
-               clEnumValN(Stage::NN, "nn", "the model in the nn dialect")));
+               clEnumValN(Stage::NN, "nn", "the model in the nn dialect"),
+               clEnumValN(Stage::Train, "train",
+                          "@train_step and @eval_step in the nn dialect")));
 } // namespace
 
 /// Runs the compiler on the file held by `sourceMgr` and writes the chosen
@@ -65,7 +68,10 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
   mlir::PassManager pm(&context);
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
     return mlir::failure();
-  kiln::buildFrontendPipeline(pm);
+  if (emit == Stage::NN)
+    kiln::buildFrontendPipeline(pm);
+  else
+    kiln::buildTrainPipeline(pm);
   if (mlir::failed(pm.run(*module)))
     return mlir::failure();
   module->print(os);
