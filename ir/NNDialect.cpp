@@ -3,8 +3,8 @@
 // Part of kiln. Registers the nn ops and checks the `nn.*` attributes that
 // describe a model's interface on function arguments and results and on the
 // module (see docs/ir.md). After verification every `nn.param` argument is a
-// statically shaped f32 tensor with an initializer, and `nn.train` is a
-// dictionary.
+// statically shaped f32 tensor, every `nn.init` names a known kind with the
+// fields it reads, and `nn.train` is a dictionary.
 //
 //===----------------------------------------------------------------------===//
 
@@ -55,6 +55,18 @@ static LogicalResult verifyInit(Operation *op, DictionaryAttr init) {
     if (entry.getName() != "kind" && !isa<FloatAttr>(entry.getValue()))
       return op->emitError("'nn.init' field '")
              << entry.getName().getValue() << "' must be a float";
+  // The fields each kind reads.
+  SmallVector<StringRef, 2> needed;
+  if (kind.getValue() == "constant")
+    needed = {"value"};
+  else if (kind.getValue() == "uniform")
+    needed = {"low", "high"};
+  else if (kind.getValue() == "normal")
+    needed = {"mean", "std"};
+  for (StringRef field : needed)
+    if (!init.get(field))
+      return op->emitError("'nn.init' of kind '")
+             << kind.getValue() << "' needs a field '" << field << "'";
   return success();
 }
 

@@ -34,7 +34,9 @@ LogicalResult PadOp::verify() {
   int64_t axis = getAxis();
   if (axis < 0 || axis >= in.getRank() || in.getRank() != out.getRank())
     return emitOpError("axis ") << axis << " is out of range for " << in;
-  if (getBefore() < 0 || getAfter() < 0)
+  // I64Attr getters are unsigned: compare as the signed values written.
+  if (static_cast<int64_t>(getBefore()) < 0 ||
+      static_cast<int64_t>(getAfter()) < 0)
     return emitOpError("padding amounts must be non-negative");
   for (int64_t i = 0; i < in.getRank(); ++i) {
     int64_t expected = in.getDimSize(i);

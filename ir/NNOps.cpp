@@ -185,7 +185,8 @@ static OpFoldResult foldBinary(Value lhs, Value rhs, Attribute lhsAttr,
                                std::optional<double> leftIdentity,
                                double (*fn)(double, double)) {
   std::optional<double> l = getSplat(lhsAttr), r = getSplat(rhsAttr);
-  if (l && r)
+  // A result type less precise than the rule's (`?`) cannot hold a constant.
+  if (l && r && cast<ShapedType>(resultType).hasStaticShape())
     return DenseElementsAttr::get(cast<ShapedType>(resultType),
                                   static_cast<float>(fn(*l, *r)));
   if (r && rightIdentity && *r == *rightIdentity && lhs.getType() == resultType)
@@ -294,6 +295,10 @@ static int64_t windowOutput(int64_t size, int64_t window, int64_t stride,
                             int64_t pad) {
   if (size == kDyn)
     return kDyn;
+  // C++ division truncates toward zero; a window larger than the padded
+  // input must give an empty output, not (negative / stride) + 1 = 1.
+  if (size + 2 * pad < window)
+    return 0;
   return (size + 2 * pad - window) / stride + 1;
 }
 
@@ -509,6 +514,8 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
 KILN_COMPATIBLE_RETURN_TYPES(TransposeOp)
 
 OpFoldResult TransposeOp::fold(FoldAdaptor) {
+  if (getInput().getType() != getType())
+    return {};
   for (auto [i, p] : llvm::enumerate(getPerm()))
     if (static_cast<int64_t>(i) != p)
       return {};

@@ -599,6 +599,14 @@ func.func @pad(%x: tensor<2x3xf32>) -> tensor<2x5xf32> {
 
 // -----
 
+func.func @pad_axis(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  // expected-error @+1 {{'nn.pad' op axis 2 is out of range for 'tensor<2x3xf32>'}}
+  %0 = nn.pad %x {axis = 2 : i64, before = 0 : i64, after = 0 : i64} : tensor<2x3xf32> -> tensor<2x3xf32>
+  return %0 : tensor<2x3xf32>
+}
+
+// -----
+
 func.func @pool_grad(%g: tensor<?x1x3x3xf32>, %x: tensor<?x1x8x8xf32>) -> tensor<?x1x8x8xf32> {
   // expected-error @+1 {{'nn.max_pool2d_grad' op gradient 'tensor<?x1x3x3xf32>' does not match the pooled output 'tensor<?x1x4x4xf32>'}}
   %0 = nn.max_pool2d_grad %g, %x {kernel = array<i64: 2, 2>, stride = array<i64: 2, 2>, padding = array<i64: 0, 0>} : tensor<?x1x3x3xf32>, tensor<?x1x8x8xf32>
@@ -619,6 +627,14 @@ func.func @conv_grad_weight(%x: tensor<?x1x8x8xf32>, %g: tensor<?x4x5x5xf32>) ->
   // expected-error @+1 {{'nn.conv2d_grad_weight' op conv2d with weight 'tensor<4x1x3x3xf32>' gives 'tensor<?x4x6x6xf32>', not the gradient's 'tensor<?x4x5x5xf32>'}}
   %0 = nn.conv2d_grad_weight %x, %g {stride = array<i64: 1, 1>, padding = array<i64: 0, 0>, dilation = array<i64: 1, 1>} : tensor<?x1x8x8xf32>, tensor<?x4x5x5xf32> -> tensor<4x1x3x3xf32>
   return %0 : tensor<4x1x3x3xf32>
+}
+
+// -----
+
+func.func @embedding_grad_table(%g: tensor<?x4xf32>, %i: tensor<?xi64>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'nn.embedding_grad' op result must be a static table [num, dim], got 'tensor<?x4xf32>'}}
+  %0 = nn.embedding_grad %g, %i : tensor<?x4xf32>, tensor<?xi64> -> tensor<?x4xf32>
+  return %0 : tensor<?x4xf32>
 }
 
 // -----
@@ -757,5 +773,20 @@ func.func @step_not_unit(%t: tensor<f32> {nn.step = 1.0 : f32}) {
 
 // expected-error @+1 {{'nn.target' must be a string naming the value}}
 func.func @target_not_string(%y: tensor<?xi64> {nn.target}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'nn.init' of kind 'uniform' needs a field 'high'}}
+func.func @init_missing_field(%x: tensor<2xf32> {nn.param = "w", nn.init = {kind = "uniform", low = -1.0 : f64}}) {
+  return
+}
+
+// -----
+
+func.func @pad_negative(%x: tensor<2x3xf32>) {
+  // expected-error @+1 {{padding amounts must be non-negative}}
+  %0 = nn.pad %x {axis = 1 : i64, before = -1 : i64, after = 0 : i64} : tensor<2x3xf32> -> tensor<2x2xf32>
   return
 }

@@ -1,8 +1,7 @@
 // RUN: kiln-opt %s -split-input-file -canonicalize | FileCheck %s
-// RUN: kiln-opt %s -split-input-file -cse | FileCheck %s --check-prefix=CSE
 
-// The folders and canonicalization patterns of ir/NNOps.cpp, one case each;
-// the last cases show what CSE merges.
+// The folders and canonicalization patterns of ir/NNOps.cpp, one case each.
+// What CSE merges is in cse.mlir.
 
 // x + 0 and 0 + x fold to x, also with a scalar zero that broadcasts to x's
 // own type.
@@ -300,35 +299,4 @@ func.func @transpose_inverse(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
 func.func @concat_single(%x: tensor<?x3xf32>) -> tensor<?x3xf32> {
   %0 = nn.concat %x {axis = 1 : i64} : (tensor<?x3xf32>) -> tensor<?x3xf32>
   return %0 : tensor<?x3xf32>
-}
-
-// -----
-
-// CSE merges two identical adds.
-// CSE-LABEL: func.func @cse_add
-// CSE-SAME: (%[[X:.+]]: tensor<?x4xf32>, %[[B:.+]]: tensor<4xf32>)
-// CSE: %[[A:.+]] = nn.add %[[X]], %[[B]] : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
-// CSE-NOT: nn.add
-// CSE: return %[[A]], %[[A]] : tensor<?x4xf32>, tensor<?x4xf32>
-func.func @cse_add(%x: tensor<?x4xf32>, %b: tensor<4xf32>) -> (tensor<?x4xf32>, tensor<?x4xf32>) {
-  %0 = nn.add %x, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
-  %1 = nn.add %x, %b : tensor<?x4xf32>, tensor<4xf32> -> tensor<?x4xf32>
-  return %0, %1 : tensor<?x4xf32>, tensor<?x4xf32>
-}
-
-// -----
-
-// Two dropouts with the same seed but different streams draw different
-// masks, so CSE keeps both; one with the same stream is merged.
-// CSE-LABEL: func.func @cse_dropout
-// CSE-SAME: (%[[X:.+]]: tensor<?x4xf32>, %[[S:.+]]: tensor<i64>)
-// CSE: %[[D0:.+]] = nn.dropout %[[X]], %[[S]] {p = 5.000000e-01 : f64, stream = 0 : i64} : tensor<?x4xf32>, tensor<i64>
-// CSE: %[[D1:.+]] = nn.dropout %[[X]], %[[S]] {p = 5.000000e-01 : f64, stream = 1 : i64} : tensor<?x4xf32>, tensor<i64>
-// CSE-NOT: nn.dropout
-// CSE: return %[[D0]], %[[D1]], %[[D0]] : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>
-func.func @cse_dropout(%x: tensor<?x4xf32>, %s: tensor<i64>) -> (tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>) {
-  %0 = nn.dropout %x, %s {p = 5.000000e-01 : f64, stream = 0 : i64} : tensor<?x4xf32>, tensor<i64>
-  %1 = nn.dropout %x, %s {p = 5.000000e-01 : f64, stream = 1 : i64} : tensor<?x4xf32>, tensor<i64>
-  %2 = nn.dropout %x, %s {p = 5.000000e-01 : f64, stream = 0 : i64} : tensor<?x4xf32>, tensor<i64>
-  return %0, %1, %2 : tensor<?x4xf32>, tensor<?x4xf32>, tensor<?x4xf32>
 }
