@@ -1,11 +1,13 @@
 //===- Evaluator.h - reference interpreter of the nn dialect ----*- C++ -*-===//
 //
-// Part of kiln. A plain interpreter of a func.func in the nn dialect: every
-// op is a few obvious loops over row-major buffers, computed in double. It
-// is the oracle that gradients, optimizer lowering and (later) compiled
-// kernels are checked against, so it favours being evidently right over
-// being fast. In float precision every op's results are rounded to float,
-// which is what an f32 kernel stores.
+// Part of kiln. A plain interpreter of a func.func in the nn dialect (plus
+// func.return and nn.constant): every op is a few obvious loops over
+// row-major buffers. It is the oracle that gradient rules, optimizer
+// lowering and compiled kernels are checked against, so it favours being
+// evidently right over being fast. It runs in double or in float: in float
+// every op computes and stores in float, as an f32 kernel would. Shapes come
+// from the run-time values, so dynamic (batch) dimensions take any size; a
+// value that does not fit its op is an error at that op, never a crash.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,32 +18,64 @@
 #include "llvm/ADT/ArrayRef.h"
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 namespace kiln::eval {
 
-/// A dense row-major tensor: f32 values (held as double) or i64 values.
-struct Tensor {
+/// A dense row-major tensor of f32-typed values held as `T`, or of i64
+/// values.
+template <typename T> struct BasicTensor {
   std::vector<int64_t> shape;
-  std::vector<double> values;  ///< used when !isInteger
-  std::vector<int64_t> ints;   ///< used when isInteger
+  std::vector<T> values;     ///< the elements when !isInteger
+  std::vector<int64_t> ints; ///< the elements when isInteger
   bool isInteger = false;
 
-  int64_t numel() const;
-  static Tensor zeros(std::vector<int64_t> shape);
-  static Tensor integers(std::vector<int64_t> shape, std::vector<int64_t> ints);
+  /// Product of the shape (1 for a scalar).
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  /// A floating-point tensor of `shape` filled with zeros.
+  static BasicTensor zeros(std::vector<int64_t> shape) {
+    BasicTensor t;
+    t.shape = std::move(shape);
+    t.values.assign(t.numel(), T(0));
+    return t;
+  }
+  /// A floating-point tensor of `shape` holding `values`.
+  static BasicTensor floats(std::vector<int64_t> shape, std::vector<T> values) {
+    BasicTensor t;
+    t.shape = std::move(shape);
+    t.values = std::move(values);
+    return t;
+  }
+  /// An integer tensor of `shape` holding `ints`.
+  static BasicTensor integers(std::vector<int64_t> shape,
+                              std::vector<int64_t> ints) {
+    BasicTensor t;
+    t.shape = std::move(shape);
+    t.ints = std::move(ints);
+    t.isInteger = true;
+    return t;
+  }
 };
 
-enum class Precision { Float, Double };
+/// The interface type: float results widen to double exactly.
+using Tensor = BasicTensor<double>;
 
-/// Runs `func` on `args` (one per argument, shapes matching the argument
-/// types, dynamic dimensions any size) and returns its results. Fails with a
-/// diagnostic at the offending op for an op it does not know or operands
-/// whose run-time shapes do not fit.
+/// The type every op computes and stores floating-point values in.
+enum class Precision { F32, F64 };
+
+/// Runs `func` on `args` (one per argument; i64 arguments as integer
+/// tensors, f32 ones as floating-point tensors, static dimensions as typed)
+/// and returns its results. In F32, arguments are first rounded to float.
+/// Fails with a diagnostic at the offending op for an op it does not know
+/// or run-time shapes and indices that do not fit the op.
 mlir::FailureOr<std::vector<Tensor>>
 evaluate(mlir::func::FuncOp func, llvm::ArrayRef<Tensor> args,
-         Precision precision = Precision::Double);
+         Precision precision = Precision::F64);
 
 } // namespace kiln::eval
 

@@ -1,33 +1,54 @@
-//===- Inputs.h - deterministic inputs for a model function -----*- C++ -*-===//
+//===- Inputs.h - a model function's arguments and results by name -*- C++
+//-*-===//
 //
-// Part of kiln. Builds one tensor per argument of a model function from its
-// `nn.*` attributes: parameters and buffers from their `nn.init` (runtime/
-// Init.h), optimizer state as zeros, the step number, the dropout seed, and
-// batch inputs and targets drawn from runtime/Random.h. Used by kiln-run to
-// execute a model without data, and by tests.
+// Part of kiln. Names each argument and result of a function by its nn.*
+// attribute (docs/ir.md), so kiln-run can read arguments from and write
+// results to .safetensors files by name, and makes deterministic arguments
+// for a function from runtime/Random.h when the user has no data.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef KILN_TOOLS_KILN_RUN_INPUTS_H
 #define KILN_TOOLS_KILN_RUN_INPUTS_H
 
+#include "runtime/Safetensors.h"
 #include "tools/kiln-run/Evaluator.h"
+
+#include <string>
 
 namespace kiln::eval {
 
-/// Arguments for `func` with a batch of `batch`: inputs uniform in [0, 1),
-/// class targets uniform in [0, classes) (classes from the loss that reads
-/// them), f32 targets uniform in [0, 1), step 1, dropout seed `seed`.
-mlir::FailureOr<std::vector<Tensor>> makeInputs(mlir::func::FuncOp func,
-                                                int64_t batch, uint64_t seed);
-
-/// The checkpoint-style name of argument `i` (its nn.* string attribute, or
-/// "step" / "seed"), or "arg<i>".
+/// The name of argument `i`: its nn.input, nn.target, nn.param, nn.buffer
+/// or nn.opt_state string, "seed" for nn.seed, "step" for nn.step, else
+/// "arg<i>".
 std::string argumentName(mlir::func::FuncOp func, unsigned i);
 
-/// The name of result `i` (nn.output, nn.param, nn.opt_state, nn.buffer or
-/// nn.grad), or "result<i>".
+/// The name of result `i`: its nn.output, nn.buffer, nn.param or
+/// nn.opt_state string, "grad.<name>" for nn.grad, else "result<i>".
 std::string resultName(mlir::func::FuncOp func, unsigned i);
+
+/// Deterministic arguments for `func`, dynamic dimensions set to `batch`.
+/// Element i of a float argument named n is u = uniform01(fnv1a(n), i);
+/// parameters (nn.param) get (2u - 1) / sqrt(fan_in), fan_in being the
+/// product of all dimensions but the first (PyTorch's default init bound);
+/// optimizer state is zero and the step 1. Integer arguments: the seed
+/// (nn.seed) is `seed`; class targets are floor(u * classes), classes read
+/// from the loss or embedding that uses them.
+mlir::FailureOr<std::vector<Tensor>>
+randomInputs(mlir::func::FuncOp func, int64_t batch, uint64_t seed = 0);
+
+/// The arguments of `func` read by name from `file` (read from `path`,
+/// named in errors). F32 and F64 tensors feed f32 arguments, I64 tensors i64
+/// ones; shapes must fit the argument types.
+mlir::FailureOr<std::vector<Tensor>>
+inputsFromFile(mlir::func::FuncOp func, const rt::SafetensorsFile &file,
+               const std::string &path);
+
+/// The results of `func` by name, floats stored as `dtype` (F32 or F64).
+/// Results that share a name keep the last one.
+rt::SafetensorsFile outputsToFile(mlir::func::FuncOp func,
+                                  const std::vector<Tensor> &results,
+                                  rt::DType dtype);
 
 } // namespace kiln::eval
 

@@ -1,28 +1,27 @@
-//===- kiln-run.cpp - run a model with the reference evaluator --*- C++ -*-===//
+//===- kiln-run.cpp - run an nn function with the reference evaluator -*- C++
+//-*-===//
 //
-// Part of kiln. `kiln-run model.kiln|model.mlir --function=NAME` executes
-// @forward, @train_step or @eval_step of a model with the reference
-// evaluator on deterministic inputs (parameters from their initializers,
-// batches from kiln's random streams; tools/kiln-run/Inputs.h). A .kiln file
-// is compiled through the train pipeline first. With --steps=K, @train_step
-// runs K times, feeding each step's updated parameters, buffers and
-// optimizer state into the next, and prints the loss of every step: a model
-// that learns its random batch shows a falling loss. Results are printed as
-// name, shape, sum and the first values.
+// Part of kiln.
+//   kiln-run model.mlir --function=NAME --inputs=in.safetensors
+//            [--outputs=out.safetensors] [--precision=f64|f32]
+//   kiln-run model.mlir --function=NAME --random-inputs [--batch=N]
+// evaluates one func.func of an nn-dialect module with the reference
+// evaluator (Evaluator.h). Arguments are read by name (Inputs.h) from a
+// safetensors file or made deterministically from runtime/Random.h; results
+// are written by name (as F64, or F32 with --precision=f32) and printed as
+// name, shape, sum and first values. With --steps=K the function runs K
+// times, each run's results fed back into the arguments of the same name
+// (updated parameters, buffers and optimizer state), printing the loss.
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/NNDialect.h"
+#include "runtime/Safetensors.h"
 #include "tools/kiln-run/Evaluator.h"
 #include "tools/kiln-run/Inputs.h"
-#include "frontend/MLIRGen.h"
-#include "frontend/Parser.h"
-#include "frontend/Sema.h"
-#include "ir/NNDialect.h"
-#include "passes/Pipelines.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Parser/Parser.h"
-#include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/Format.h"
@@ -30,37 +29,34 @@
 #include "llvm/Support/SourceMgr.h"
 
 using namespace llvm;
+using kiln::eval::Precision;
 using kiln::eval::Tensor;
 
 namespace {
-cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln|.mlir>"),
-                               cl::Required);
-cl::opt<std::string> function("function", cl::desc("Function to run"),
-                              cl::init("train_step"));
-cl::opt<int64_t> batch("batch", cl::desc("Batch size for dynamic dimensions"),
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
+                               cl::init("-"));
+cl::opt<std::string> function("function",
+                              cl::desc("Function to run (default: the only "
+                                       "one in the module)"));
+cl::opt<std::string> inputsPath("inputs",
+                                cl::desc("Arguments by name (.safetensors)"));
+cl::opt<std::string> outputsPath("outputs",
+                                 cl::desc("Write results by name here"));
+cl::opt<bool> randomInputs("random-inputs",
+                           cl::desc("Make deterministic random arguments"));
+cl::opt<int64_t> batch("batch",
+                       cl::desc("Dynamic dimensions with --random-inputs"),
                        cl::init(8));
-cl::opt<uint64_t> seed("seed", cl::desc("Seed of inputs and initializers"),
+cl::opt<uint64_t> seed("seed", cl::desc("Dropout seed with --random-inputs"),
                        cl::init(0));
-cl::opt<unsigned> steps("steps", cl::desc("Training steps to run"),
+cl::opt<unsigned> steps("steps", cl::desc("Runs, feeding results back"),
                         cl::init(1));
-cl::opt<bool> useFloat("f32", cl::desc("Round every op's results to float"));
+cl::opt<Precision>
+    precision("precision", cl::desc("Type every op computes in"),
+              cl::values(clEnumValN(Precision::F64, "f64", "double (default)"),
+                         clEnumValN(Precision::F32, "f32", "float")),
+              cl::init(Precision::F64));
 } // namespace
-
-static mlir::OwningOpRef<mlir::ModuleOp> load(mlir::MLIRContext &context,
-                                              SourceMgr &sourceMgr) {
-  if (!StringRef(inputFile).ends_with(".kiln"))
-    return mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
-  auto file = kiln::parseFile(sourceMgr, sourceMgr.getMainFileID());
-  if (!file || !kiln::checkFile(*file, sourceMgr))
-    return nullptr;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      kiln::mlirGen(context, *file, sourceMgr);
-  mlir::PassManager pm(&context);
-  kiln::buildTrainPipeline(pm);
-  if (!module || mlir::failed(pm.run(*module)))
-    return nullptr;
-  return module;
-}
 
 static void print(StringRef name, const Tensor &t) {
   outs() << name << " [";
@@ -79,9 +75,43 @@ static void print(StringRef name, const Tensor &t) {
   outs() << (t.numel() > 6 ? " ...\n" : "\n");
 }
 
+static mlir::func::FuncOp findFunction(mlir::ModuleOp module) {
+  if (!function.empty()) {
+    auto func = module.lookupSymbol<mlir::func::FuncOp>(function);
+    if (!func)
+      errs() << "kiln-run: no function @" << function << " in " << inputFile
+             << "\n";
+    return func;
+  }
+  auto funcs = module.getOps<mlir::func::FuncOp>();
+  if (std::distance(funcs.begin(), funcs.end()) == 1)
+    return *funcs.begin();
+  errs() << "kiln-run: " << inputFile
+         << " has several functions; choose one with --function\n";
+  return nullptr;
+}
+
+static mlir::FailureOr<std::vector<Tensor>>
+loadArguments(mlir::func::FuncOp func) {
+  if (randomInputs)
+    return kiln::eval::randomInputs(func, batch, seed);
+  kiln::rt::SafetensorsFile file;
+  std::string error;
+  if (!kiln::rt::readSafetensors(inputsPath, file, error)) {
+    errs() << "kiln-run: " << error << "\n";
+    return mlir::failure();
+  }
+  return kiln::eval::inputsFromFile(func, file, inputsPath);
+}
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   cl::ParseCommandLineOptions(argc, argv, "kiln reference evaluator\n");
+  if (randomInputs == !inputsPath.empty()) {
+    errs() << "kiln-run: give exactly one of --inputs=FILE and "
+              "--random-inputs\n";
+    return 1;
+  }
   std::string error;
   auto input = mlir::openInputFile(inputFile, &error);
   if (!input) {
@@ -92,42 +122,51 @@ int main(int argc, char **argv) {
   sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
   mlir::MLIRContext context;
   context.loadDialect<kiln::nn::NNDialect, mlir::func::FuncDialect>();
+  context.printOpOnDiagnostic(false);
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  mlir::OwningOpRef<mlir::ModuleOp> module = load(context, sourceMgr);
+  auto module = mlir::parseSourceFile<mlir::ModuleOp>(sourceMgr, &context);
   if (!module)
     return 1;
-  auto func = module->lookupSymbol<mlir::func::FuncOp>(function);
-  if (!func) {
-    errs() << "kiln-run: no function @" << function << " in " << inputFile
-           << "\n";
+  mlir::func::FuncOp func = findFunction(*module);
+  if (!func)
     return 1;
-  }
-  auto args = kiln::eval::makeInputs(func, batch, seed);
+  auto args = loadArguments(func);
   if (mlir::failed(args))
     return 1;
-  auto precision = useFloat ? kiln::eval::Precision::Float
-                            : kiln::eval::Precision::Double;
+
+  std::vector<Tensor> results;
   for (unsigned s = 0; s < steps; ++s) {
-    auto results = kiln::eval::evaluate(func, *args, precision);
-    if (mlir::failed(results))
+    auto out = kiln::eval::evaluate(func, *args, precision);
+    if (mlir::failed(out))
       return 1;
-    bool last = s + 1 == steps;
-    for (unsigned i = 0; i < results->size(); ++i) {
+    results = std::move(*out);
+    for (unsigned i = 0; i < results.size(); ++i) {
       std::string name = kiln::eval::resultName(func, i);
-      if (last)
-        print(name, (*results)[i]);
-      else if (name == "loss")
+      if (steps > 1 && name == "loss")
         outs() << "step " << s + 1 << " loss "
-               << format("%.9g", (*results)[i].values[0]) << "\n";
-      // Feed updated state back into the argument of the same name.
+               << format("%.9g", results[i].values[0]) << "\n";
       for (unsigned a = 0; a < args->size(); ++a)
-        if (name != "loss" && name != "predict" &&
-            kiln::eval::argumentName(func, a) == name)
-          (*args)[a] = (*results)[i];
+        if (name != "loss" && kiln::eval::argumentName(func, a) == name &&
+            (*args)[a].shape == results[i].shape)
+          (*args)[a] = results[i];
     }
     for (unsigned a = 0; a < args->size(); ++a)
       if (kiln::eval::argumentName(func, a) == "step")
-        (*args)[a].values[0] += 1;
+        for (double &v : (*args)[a].values)
+          v += 1;
+  }
+  for (unsigned i = 0; i < results.size(); ++i)
+    print(kiln::eval::resultName(func, i), results[i]);
+
+  if (!outputsPath.empty()) {
+    auto dtype = precision == Precision::F32 ? kiln::rt::DType::F32
+                                             : kiln::rt::DType::F64;
+    if (!kiln::rt::writeSafetensors(
+            outputsPath, kiln::eval::outputsToFile(func, results, dtype),
+            error)) {
+      errs() << "kiln-run: " << error << "\n";
+      return 1;
+    }
   }
   return 0;
 }
