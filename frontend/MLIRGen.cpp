@@ -13,6 +13,8 @@
 
 #include "frontend/MLIRGen.h"
 #include "frontend/Builtins.h"
+#include "frontend/Parser.h"
+#include "frontend/Sema.h"
 #include "ir/NNDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -1035,4 +1037,13 @@ FailureOr<DictionaryAttr> MLIRGen::genTrain(const ast::Train &train) {
 OwningOpRef<ModuleOp> kiln::mlirGen(MLIRContext &context, const ast::File &file,
                                     llvm::SourceMgr &sourceMgr) {
   return MLIRGen(context, file, sourceMgr).run();
+}
+
+OwningOpRef<ModuleOp> kiln::importKiln(MLIRContext &context,
+                                       llvm::SourceMgr &sourceMgr) {
+  std::unique_ptr<ast::File> file =
+      parseFile(sourceMgr, sourceMgr.getMainFileID());
+  if (!file || !checkFile(*file, sourceMgr))
+    return nullptr;
+  return mlirGen(context, *file, sourceMgr);
 }

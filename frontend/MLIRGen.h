@@ -28,6 +28,11 @@ mlir::OwningOpRef<mlir::ModuleOp> mlirGen(mlir::MLIRContext &context,
                                           const ast::File &file,
                                           llvm::SourceMgr &sourceMgr);
 
+/// Parses, checks and lowers the main buffer of `sourceMgr`: the whole
+/// front end in one call. Returns null after reporting diagnostics.
+mlir::OwningOpRef<mlir::ModuleOp> importKiln(mlir::MLIRContext &context,
+                                             llvm::SourceMgr &sourceMgr);
+
 } // namespace kiln
 
 #endif // KILN_FRONTEND_MLIRGEN_H

@@ -13,8 +13,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/MLIRGen.h"
-#include "frontend/Parser.h"
-#include "frontend/Sema.h"
 #include "ir/NNDialect.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
@@ -107,10 +105,7 @@ OwningOpRef<ModuleOp> compileExample(MLIRContext &context,
   if (!buffer)
     return nullptr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  auto file = kiln::parseFile(sourceMgr, sourceMgr.getMainFileID());
-  if (!file || !kiln::checkFile(*file, sourceMgr))
-    return nullptr;
-  OwningOpRef<ModuleOp> module = kiln::mlirGen(context, *file, sourceMgr);
+  OwningOpRef<ModuleOp> module = kiln::importKiln(context, sourceMgr);
   if (!module)
     return nullptr;
   PassManager pm(&context);

@@ -21,8 +21,6 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/MLIRGen.h"
-#include "frontend/Parser.h"
-#include "frontend/Sema.h"
 #include "ir/NNDialect.h"
 #include "passes/Passes.h"
 #include "passes/Pipelines.h"
@@ -107,52 +105,65 @@ std::optional<Reference> readReference(const std::string &path,
   return ref;
 }
 
-/// The reference script's optimizer (a JSON object) as an nn.train entry.
-DictionaryAttr optimizerAttr(MLIRContext *context, const std::string &json) {
+/// A JSON value from the reference script as kiln's IR holds train-block
+/// values: objects as dictionaries, numbers as f64, strings, booleans.
+Attribute jsonToAttr(MLIRContext *context, const llvm::json::Value &value) {
   Builder b(context);
-  auto parsed = llvm::json::parse(json);
-  EXPECT_TRUE(bool(parsed)) << json;
-  if (!parsed) {
-    llvm::consumeError(parsed.takeError());
-    return {};
+  if (auto s = value.getAsString())
+    return b.getStringAttr(*s);
+  if (auto flag = value.getAsBoolean())
+    return b.getBoolAttr(*flag);
+  if (auto number = value.getAsNumber())
+    return b.getF64FloatAttr(*number);
+  if (auto array = value.getAsArray()) {
+    SmallVector<Attribute> elements;
+    for (const llvm::json::Value &e : *array)
+      elements.push_back(jsonToAttr(context, e));
+    return b.getArrayAttr(elements);
   }
   NamedAttrList fields;
-  for (auto &[key, value] : *parsed->getAsObject()) {
-    if (auto s = value.getAsString())
-      fields.set(key, b.getStringAttr(*s));
-    else if (auto flag = value.getAsBoolean())
-      fields.set(key, b.getBoolAttr(*flag));
-    else if (auto number = value.getAsNumber())
-      fields.set(key, b.getF64FloatAttr(*number));
-    else if (auto array = value.getAsArray()) {
-      SmallVector<Attribute> elements;
-      for (const llvm::json::Value &e : *array)
-        elements.push_back(b.getF64FloatAttr(*e.getAsNumber()));
-      fields.set(key, b.getArrayAttr(elements));
+  for (auto &[key, field] : *value.getAsObject())
+    fields.set(key, jsonToAttr(context, field));
+  return fields.getDictionary(context);
+}
+
+/// The train block the reference used: its optimizer and, when present,
+/// its schedule and clipping (metadata "train").
+DictionaryAttr trainAttr(MLIRContext *context,
+                         std::map<std::string, std::string> &metadata) {
+  NamedAttrList fields;
+  for (const char *key : {"optimizer", "train"}) {
+    if (!metadata.count(key))
+      continue;
+    auto parsed = llvm::json::parse(metadata[key]);
+    EXPECT_TRUE(bool(parsed)) << metadata[key];
+    if (!parsed) {
+      llvm::consumeError(parsed.takeError());
+      return {};
     }
+    Attribute attr = jsonToAttr(context, *parsed);
+    if (std::string(key) == "optimizer")
+      fields.set("optimizer", attr);
+    else
+      fields.append(cast<DictionaryAttr>(attr).getValue());
   }
   return fields.getDictionary(context);
 }
 
-/// The model with its train block replaced by just `optimizer`, through
+/// The model with its train block replaced by `train`, through
 /// kiln-autodiff (and kiln-lower-optimizer when `update`).
 OwningOpRef<ModuleOp> compile(MLIRContext &context, const std::string &model,
-                              DictionaryAttr optimizer, bool update) {
+                              DictionaryAttr train, bool update) {
   llvm::SourceMgr sourceMgr;
   auto buffer = llvm::MemoryBuffer::getFile(std::string(KILN_EXAMPLES_DIR) +
                                             "/" + model + ".kiln");
   if (!buffer)
     return nullptr;
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  auto file = kiln::parseFile(sourceMgr, sourceMgr.getMainFileID());
-  if (!file || !kiln::checkFile(*file, sourceMgr))
-    return nullptr;
-  OwningOpRef<ModuleOp> module = kiln::mlirGen(context, *file, sourceMgr);
+  OwningOpRef<ModuleOp> module = kiln::importKiln(context, sourceMgr);
   if (!module)
     return nullptr;
-  Builder b(&context);
-  (*module)->setAttr(kiln::nn::NNDialect::kTrainAttr,
-                     b.getDictionaryAttr(b.getNamedAttr("optimizer", optimizer)));
+  (*module)->setAttr(kiln::nn::NNDialect::kTrainAttr, train);
   PassManager pm(&context);
   kiln::buildFrontendPipeline(pm);
   pm.addPass(kiln::createAutodiff());
@@ -255,11 +266,12 @@ void ReferenceTest::run(kiln::eval::Precision precision, double tol,
   std::string model = ref->metadata["model"];
   int64_t batch = std::stoll(ref->metadata["batch"]);
   int64_t steps = std::stoll(ref->metadata["steps"]);
-  DictionaryAttr optimizer = optimizerAttr(&context, ref->metadata["optimizer"]);
-  ASSERT_TRUE(optimizer);
+  DictionaryAttr train = trainAttr(&context, ref->metadata);
+  ASSERT_TRUE(train);
+  auto optimizer = train.getAs<DictionaryAttr>("optimizer");
 
   // Step-0 gradients, from the autodiff-only train step.
-  OwningOpRef<ModuleOp> gradModule = compile(context, model, optimizer, false);
+  OwningOpRef<ModuleOp> gradModule = compile(context, model, train, false);
   ASSERT_TRUE(gradModule) << model;
   auto gradStep = gradModule->lookupSymbol<func::FuncOp>("train_step");
   auto grads = kiln::eval::evaluate(gradStep, referenceArgs(gradStep, batch, 0),
@@ -274,7 +286,7 @@ void ReferenceTest::run(kiln::eval::Precision precision, double tol,
                                               GetParam()));
 
   // Five optimizer steps, feeding parameters, buffers and state forward.
-  OwningOpRef<ModuleOp> module = compile(context, model, optimizer, true);
+  OwningOpRef<ModuleOp> module = compile(context, model, train, true);
   ASSERT_TRUE(module) << model;
   auto trainStep = module->lookupSymbol<func::FuncOp>("train_step");
   std::map<std::string, Tensor> latest;

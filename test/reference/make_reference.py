@@ -301,6 +301,21 @@ OPTIMIZERS = {
                "weight_decay": 0.01},
               lambda ps: torch.optim.AdamW(ps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
                                            weight_decay=0.01)),
+    # With the rest of the train block: (..., the train-block entries as
+    # kiln's IR holds them, the torch scheduler stepped after every step).
+    # Gradients are clipped (clip_grad_norm_) before the optimizer step.
+    "sgd-cosine-clip": ({"kind": "sgd", "lr": 0.05, "momentum": 0.9, "dampening": 0.0,
+                         "nesterov": False, "weight_decay": 0.0},
+                        lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
+                        {"schedule": {"kind": "cosine", "t_max": 4, "min_lr": 0.001},
+                         "clip_grad_norm": 0.5},
+                        lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(
+                            opt, T_max=4, eta_min=0.001)),
+    "adam-step": ({"kind": "adam", "lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-08,
+                   "weight_decay": 0.0},
+                  lambda ps: torch.optim.Adam(ps, lr=1e-3),
+                  {"schedule": {"kind": "step", "every": 2, "gamma": 0.5}},
+                  lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)),
 }
 
 # ---------------------------------------------------------------------------
@@ -399,7 +414,8 @@ def read_safetensors(path):
 
 def make(model_name, opt_name):
     cls, size = MODELS[model_name]
-    config, make_optimizer = OPTIMIZERS[opt_name]
+    config, make_optimizer, *rest = OPTIMIZERS[opt_name]
+    extras, make_scheduler = rest if rest else ({}, None)
     model = cls().double()
     initialize(model)
     frozen = getattr(cls, "frozen", ())
@@ -407,7 +423,9 @@ def make(model_name, opt_name):
     assert set(frozen) <= names, set(frozen) - names
     for name, p in model.named_parameters():
         p.requires_grad_(name not in frozen)
-    optimizer = make_optimizer([p for p in model.parameters() if p.requires_grad])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(trainable)
+    scheduler = make_scheduler(optimizer) if make_scheduler else None
     dropouts = [m for m in model.modules() if isinstance(m, Dropout)]
 
     model.train()
@@ -424,7 +442,11 @@ def make(model_name, opt_name):
             for name, p in model.named_parameters():
                 if p.requires_grad:
                     out["grad." + name] = sample(p.grad)
+        if "clip_grad_norm" in extras:
+            torch.nn.utils.clip_grad_norm_(trainable, extras["clip_grad_norm"])
         optimizer.step()
+        if scheduler:
+            scheduler.step()
     out = {"loss": np.array(losses, dtype=np.float64), **out}
     for name, t in model.state_dict().items():
         if not name.endswith("num_batches_tracked"):
@@ -433,6 +455,8 @@ def make(model_name, opt_name):
     metadata = {"model": model_name, "batch": str(size), "steps": str(STEPS),
                 "optimizer": json.dumps(config), "sampling": SAMPLING,
                 "torch": torch.__version__}
+    if extras:
+        metadata["train"] = json.dumps(extras)
     if RELU_MARGIN[0] < math.inf:
         metadata["min_relu_input"] = f"{RELU_MARGIN[0]:.3g}"
     path = os.path.join(HERE, f"{model_name}-{opt_name}.safetensors")
