@@ -4,8 +4,9 @@
 // evaluator, with numbers PyTorch computed for the same model, initial
 // weights, batches and optimizer (test/reference/make_reference.py wrote
 // them; see README.md there). For every example and optimizer: the loss of
-// each of 5 steps, the step-0 gradient of every parameter, and every
-// parameter and buffer after 5 steps. Torch is not needed to run this test.
+// each of 5 steps, the step-0 gradient of every parameter, every parameter
+// and buffer after 5 steps, and @eval_step's loss (dropout off, batch norm
+// on the running statistics) on a sixth batch. Torch is not needed to run this test.
 //
 // Tolerances, elementwise, relative to max(floor, |reference|):
 //   double evaluation: 1e-5, floor 1e-3 — kiln's IR holds its constants
@@ -312,6 +313,21 @@ void ReferenceTest::run(kiln::eval::Precision precision, double tol,
       }
     }
   }
+  // @eval_step with the trained weights and statistics on a fresh batch.
+  auto evalStep = module->lookupSymbol<func::FuncOp>("eval_step");
+  std::vector<Tensor> evalArgs = referenceArgs(evalStep, batch, steps);
+  for (unsigned i = 0; i < evalStep.getNumArguments(); ++i)
+    if (latest.count(kiln::eval::argumentName(evalStep, i)))
+      evalArgs[i] = latest[kiln::eval::argumentName(evalStep, i)];
+  auto evalResults = kiln::eval::evaluate(evalStep, evalArgs, precision);
+  ASSERT_TRUE(succeeded(evalResults));
+  double expectedEval = ref->tensors["eval_loss"][0];
+  double evalErr = std::fabs((*evalResults)[0].values[0] - expectedEval) /
+                   std::max(floor, std::fabs(expectedEval));
+  EXPECT_LE(evalErr, tol) << GetParam() << " eval loss: kiln "
+                          << (*evalResults)[0].values[0] << ", PyTorch "
+                          << expectedEval;
+
   double lr = optimizer.getAs<FloatAttr>("lr").getValueAsDouble();
   double absTol = precision == kiln::eval::Precision::F32 ? steps * lr : 0;
   double worstFinal = 0;
@@ -320,10 +336,10 @@ void ReferenceTest::run(kiln::eval::Precision precision, double tol,
       worstFinal = std::max(worstFinal, compare(*ref, "final." + name, tensor,
                                                 tol, floor, GetParam(), absTol));
   std::printf("%-28s %s: max rel. error loss %.2g, step-0 grads %.2g, "
-              "params after %lld steps %.2g\n",
+              "params after %lld steps %.2g, eval loss %.2g\n",
               GetParam().c_str(),
               precision == kiln::eval::Precision::F64 ? "f64" : "f32",
-              worstLoss, worstGrad, (long long)steps, worstFinal);
+              worstLoss, worstGrad, (long long)steps, worstFinal, evalErr);
 }
 
 TEST_P(ReferenceTest, MatchesPyTorchInDouble) {

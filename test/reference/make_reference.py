@@ -447,7 +447,13 @@ def make(model_name, opt_name):
         optimizer.step()
         if scheduler:
             scheduler.step()
-    out = {"loss": np.array(losses, dtype=np.float64), **out}
+    # Inference mode on a fresh batch: dropout off, batch norm on the running
+    # statistics (kiln's @eval_step).
+    model.eval()
+    with torch.no_grad():
+        eval_loss = model(**batch(cls, size, STEPS)).item()
+    out = {"loss": np.array(losses, dtype=np.float64),
+           "eval_loss": np.array([eval_loss]), **out}
     for name, t in model.state_dict().items():
         if not name.endswith("num_batches_tracked"):
             out["final." + name] = sample(t)
