@@ -7,6 +7,7 @@
 
 #include "tools/kiln-run/Inputs.h"
 #include "ir/NNDialect.h"
+#include "runtime/Init.h"
 #include "runtime/Random.h"
 
 #include <cmath>
@@ -88,6 +89,33 @@ kiln::eval::randomInputs(func::FuncOp func, int64_t batch, uint64_t seed) {
     args.push_back(std::move(t));
   }
   return args;
+}
+
+LogicalResult kiln::eval::initializeParameters(func::FuncOp func,
+                                               std::vector<Tensor> &args,
+                                               uint64_t seed) {
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    auto init = func.getArgAttrOfType<DictionaryAttr>(i, NNDialect::kInitAttr);
+    if (!init)
+      continue;
+    auto field = [&](StringRef key) {
+      auto f = init.getAs<FloatAttr>(key);
+      return f ? f.getValueAsDouble() : 0.0;
+    };
+    StringRef kind = init.getAs<StringAttr>("kind").getValue();
+    rt::InitSpec spec{std::string_view(kind.data(), kind.size()), 0, 0};
+    if (kind == "constant")
+      spec.a = field("value");
+    else if (kind == "uniform")
+      spec = {spec.kind, field("low"), field("high")};
+    else if (kind == "normal")
+      spec = {spec.kind, field("mean"), field("std")};
+    Tensor &t = args[i];
+    if (!rt::initialize(spec, argumentName(func, i), seed, t.values.data(),
+                        t.numel()))
+      return func.emitError("unknown initializer '") << kind << "'";
+  }
+  return success();
 }
 
 FailureOr<std::vector<Tensor>>

@@ -37,6 +37,13 @@ std::string resultName(mlir::func::FuncOp func, unsigned i);
 mlir::FailureOr<std::vector<Tensor>>
 randomInputs(mlir::func::FuncOp func, int64_t batch, uint64_t seed = 0);
 
+/// Replaces every parameter and buffer in `args` (arguments of `func`) by
+/// its initializer (`nn.init`) drawn under `seed` with runtime/Init.h: the
+/// values a trainer starts from.
+mlir::LogicalResult initializeParameters(mlir::func::FuncOp func,
+                                         std::vector<Tensor> &args,
+                                         uint64_t seed);
+
 /// The arguments of `func` read by name from `file` (read from `path`,
 /// named in errors). F32 and F64 tensors feed f32 arguments, I64 tensors i64
 /// ones; shapes must fit the argument types.

@@ -44,6 +44,10 @@ cl::opt<std::string> outputsPath("outputs",
                                  cl::desc("Write results by name here"));
 cl::opt<bool> randomInputs("random-inputs",
                            cl::desc("Make deterministic random arguments"));
+cl::opt<bool> initialize(
+    "initialize",
+    cl::desc("With --random-inputs: parameters and buffers from their "
+             "initializers (nn.init) under --seed, as a trainer starts"));
 cl::opt<int64_t> batch("batch",
                        cl::desc("Dynamic dimensions with --random-inputs"),
                        cl::init(8));
@@ -93,8 +97,13 @@ static mlir::func::FuncOp findFunction(mlir::ModuleOp module) {
 
 static mlir::FailureOr<std::vector<Tensor>>
 loadArguments(mlir::func::FuncOp func) {
-  if (randomInputs)
-    return kiln::eval::randomInputs(func, batch, seed);
+  if (randomInputs) {
+    auto args = kiln::eval::randomInputs(func, batch, seed);
+    if (mlir::succeeded(args) && initialize &&
+        mlir::failed(kiln::eval::initializeParameters(func, *args, seed)))
+      return mlir::failure();
+    return args;
+  }
   kiln::rt::SafetensorsFile file;
   std::string error;
   if (!kiln::rt::readSafetensors(inputsPath, file, error)) {
