@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  cmake ninja-build g++ zlib1g-dev libzstd-dev
+  cmake ninja-build g++ python3 zlib1g-dev libzstd-dev
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools
   libhalide14-0-dev
   libgtest-dev libgmock-dev
