@@ -33,6 +33,11 @@ mlir::OwningOpRef<mlir::ModuleOp> mlirGen(mlir::MLIRContext &context,
 mlir::OwningOpRef<mlir::ModuleOp> importKiln(mlir::MLIRContext &context,
                                              llvm::SourceMgr &sourceMgr);
 
+/// importKiln on the file at `path`, printing diagnostics (and a file that
+/// cannot be read) to stderr.
+mlir::OwningOpRef<mlir::ModuleOp> importKilnFile(mlir::MLIRContext &context,
+                                                 llvm::StringRef path);
+
 } // namespace kiln
 
 #endif // KILN_FRONTEND_MLIRGEN_H

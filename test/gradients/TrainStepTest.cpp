@@ -22,8 +22,6 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/SourceMgr.h"
 
 #include <gtest/gtest.h>
 
@@ -100,12 +98,7 @@ double checkGradients(func::FuncOp forward, func::FuncOp trainStep,
 /// Compiles an example through the frontend pipeline and kiln-autodiff.
 OwningOpRef<ModuleOp> compileExample(MLIRContext &context,
                                      const std::string &path) {
-  llvm::SourceMgr sourceMgr;
-  auto buffer = llvm::MemoryBuffer::getFile(path);
-  if (!buffer)
-    return nullptr;
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = kiln::importKiln(context, sourceMgr);
+  OwningOpRef<ModuleOp> module = kiln::importKilnFile(context, path);
   if (!module)
     return nullptr;
   PassManager pm(&context);

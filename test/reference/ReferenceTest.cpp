@@ -35,7 +35,6 @@
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/SourceMgr.h"
 
 #include <gtest/gtest.h>
 
@@ -155,13 +154,8 @@ DictionaryAttr trainAttr(MLIRContext *context,
 /// kiln-autodiff (and kiln-lower-optimizer when `update`).
 OwningOpRef<ModuleOp> compile(MLIRContext &context, const std::string &model,
                               DictionaryAttr train, bool update) {
-  llvm::SourceMgr sourceMgr;
-  auto buffer = llvm::MemoryBuffer::getFile(std::string(KILN_EXAMPLES_DIR) +
-                                            "/" + model + ".kiln");
-  if (!buffer)
-    return nullptr;
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = kiln::importKiln(context, sourceMgr);
+  OwningOpRef<ModuleOp> module = kiln::importKilnFile(
+      context, std::string(KILN_EXAMPLES_DIR) + "/" + model + ".kiln");
   if (!module)
     return nullptr;
   (*module)->setAttr(kiln::nn::NNDialect::kTrainAttr, train);
