@@ -130,3 +130,26 @@ LogicalResult NNDialect::verifyOperationAttribute(Operation *op,
     return op->emitError("'nn.train' must be a dictionary");
   return success();
 }
+
+std::string kiln::nn::argumentName(mlir::func::FuncOp func, unsigned i) {
+  for (llvm::StringRef attr :
+       {NNDialect::kInputAttr, NNDialect::kTargetAttr, NNDialect::kParamAttr,
+        NNDialect::kBufferAttr, NNDialect::kOptStateAttr})
+    if (auto name = func.getArgAttrOfType<mlir::StringAttr>(i, attr))
+      return name.str();
+  if (func.getArgAttr(i, NNDialect::kSeedAttr))
+    return "seed";
+  if (func.getArgAttr(i, NNDialect::kStepAttr))
+    return "step";
+  return "arg" + std::to_string(i);
+}
+
+std::string kiln::nn::resultName(mlir::func::FuncOp func, unsigned i) {
+  for (llvm::StringRef attr : {NNDialect::kOutputAttr, NNDialect::kBufferAttr,
+                         NNDialect::kParamAttr, NNDialect::kOptStateAttr})
+    if (auto name = func.getResultAttrOfType<mlir::StringAttr>(i, attr))
+      return name.str();
+  if (auto name = func.getResultAttrOfType<mlir::StringAttr>(i, NNDialect::kGradAttr))
+    return "grad." + name.str();
+  return "result" + std::to_string(i);
+}

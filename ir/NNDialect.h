@@ -10,6 +10,7 @@
 #define KILN_IR_NNDIALECT_H
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
@@ -38,6 +39,15 @@ inferConv2dType(std::optional<mlir::Location> loc, mlir::RankedTensorType input,
                 mlir::RankedTensorType weight, llvm::ArrayRef<int64_t> stride,
                 llvm::ArrayRef<int64_t> padding,
                 llvm::ArrayRef<int64_t> dilation, int64_t groups);
+
+/// The name of argument `i` of a model function: its nn.input, nn.target,
+/// nn.param, nn.buffer or nn.opt_state string, "seed" for nn.seed, "step"
+/// for nn.step, else "arg<i>". Checkpoints and tensor files use these names.
+std::string argumentName(mlir::func::FuncOp func, unsigned i);
+
+/// The name of result `i`: its nn.output, nn.buffer, nn.param or
+/// nn.opt_state string, "grad.<name>" for nn.grad, else "result<i>".
+std::string resultName(mlir::func::FuncOp func, unsigned i);
 
 /// The shape rule of nn.max_pool2d and nn.avg_pool2d.
 mlir::FailureOr<mlir::RankedTensorType>

@@ -1,15 +1,20 @@
 //===- kiln.cpp - the kiln compiler driver ----------------------*- C++ -*-===//
 //
-// Part of kiln. `kiln model.kiln --emit=STAGE` runs the compiler up to STAGE
-// and prints it: `ast` (the parsed and checked model), `nn` (the model in the
+// Part of kiln. `kiln model.kiln -o trainer` compiles a model into a
+// standalone training executable. `--emit=STAGE` stops at STAGE and prints
+// it instead: `ast` (the parsed and checked model), `nn` (the model in the
 // nn dialect after the frontend pipeline), `train` (with @train_step and
-// @eval_step: gradients and the optimizer update as nn ops). Input errors are printed as
-// file:line:col diagnostics with the source line and a caret, and the exit
-// code is 1; MLIR's IR-printing flags (--mlir-print-ir-after-all, ...) work
-// here as in kiln-opt.
+// @eval_step: gradients and the optimizer update as nn ops), `halide` (each
+// kernel's lowered Halide statement), `cpp` (the generated step program).
+// Input errors are printed as file:line:col diagnostics with the source line
+// and a caret, and the exit code is 1; MLIR's IR-printing flags
+// (--mlir-print-ir-after-all, ...) work here as in kiln-opt.
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/BuildTrainer.h"
+#include "codegen/Kernels.h"
+#include "codegen/StepProgram.h"
 #include "frontend/AST.h"
 #include "frontend/MLIRGen.h"
 #include "frontend/Parser.h"
@@ -25,24 +30,40 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, NN, Train };
+enum class Stage { AST, NN, Train, Halide, Cpp, Exe };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
                                cl::Required);
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"));
 cl::opt<Stage> emit(
-    "emit", cl::desc("Stage to print"), cl::init(Stage::NN),
+    "emit", cl::desc("Stage to stop at"), cl::init(Stage::Exe),
     cl::values(clEnumValN(Stage::AST, "ast", "the checked syntax tree"),
                clEnumValN(Stage::NN, "nn", "the model in the nn dialect"),
                clEnumValN(Stage::Train, "train",
-                          "@train_step and @eval_step in the nn dialect")));
+                          "@train_step and @eval_step in the nn dialect"),
+               clEnumValN(Stage::Halide, "halide",
+                          "each kernel's lowered Halide statement"),
+               clEnumValN(Stage::Cpp, "cpp", "the generated step program"),
+               clEnumValN(Stage::Exe, "exe",
+                          "the trainer executable (the default)")));
+cl::opt<std::string> target(
+    "target",
+    cl::desc("Halide target of the kernels: host (default), or e.g. "
+             "x86-64-linux-avx2-fma-f16c-sse41, x86-64-linux-avx512_skylake"
+             "-avx2-fma-f16c-sse41-avx, x86-64-linux (portable SSE2)"),
+    cl::init("host"));
+cl::opt<bool> keepTemps("keep-temps",
+                        cl::desc("Keep the trainer's build directory (kernel "
+                                 "objects, headers, step.cpp)"));
+std::string argv0;
 } // namespace
 
 /// Runs the compiler on the file held by `sourceMgr` and writes the chosen
@@ -74,7 +95,33 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
     kiln::buildTrainPipeline(pm);
   if (mlir::failed(pm.run(*module)))
     return mlir::failure();
-  module->print(os);
+  if (emit == Stage::NN || emit == Stage::Train) {
+    module->print(os);
+    return mlir::success();
+  }
+  if (emit == Stage::Exe) {
+    kiln::codegen::TrainerOptions options;
+    options.output = outputFile.empty()
+                         ? sys::path::stem(inputFile).str()
+                         : outputFile.getValue();
+    options.source = inputFile;
+    options.target = target;
+    options.keepTemps = keepTemps;
+    options.kilnExecutable = argv0;
+    return kiln::codegen::buildTrainer(*module, options);
+  }
+  auto kernels = kiln::codegen::KernelLibrary::create(target, module->getLoc());
+  if (!kernels)
+    return mlir::failure();
+  std::string program;
+  raw_string_ostream programStream(program);
+  if (mlir::failed(kiln::codegen::emitStepProgram(*module, *kernels,
+                                                  inputFile, programStream)))
+    return mlir::failure();
+  if (emit == Stage::Cpp)
+    os << program;
+  else
+    kernels->printStmt(os);
   return mlir::success();
 }
 
@@ -84,6 +131,7 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "kiln: neural-network compiler\n");
+  argv0 = argv[0];
 
   std::string error;
   std::unique_ptr<MemoryBuffer> input = mlir::openInputFile(inputFile, &error);
@@ -91,8 +139,11 @@ int main(int argc, char **argv) {
     errs() << "kiln: " << error << "\n";
     return 1;
   }
-  std::unique_ptr<ToolOutputFile> output =
-      mlir::openOutputFile(outputFile, &error);
+  // The trainer is written by the build; every other stage prints.
+  std::string printTo = emit == Stage::Exe ? "-"
+                        : outputFile.empty() ? "-"
+                                             : outputFile.getValue();
+  std::unique_ptr<ToolOutputFile> output = mlir::openOutputFile(printTo, &error);
   if (!output) {
     errs() << "kiln: " << error << "\n";
     return 1;

@@ -470,8 +470,8 @@ TEST_F(EvaluatorTest, RandomInputsFollowTheNamingScheme) {
   for (int64_t c : (*args)[2].ints)
     EXPECT_TRUE(c == 0 || c == 1);
   EXPECT_EQ((*args)[3].ints, std::vector<int64_t>{9});
-  EXPECT_EQ(kiln::eval::argumentName(func, 3), "seed");
-  EXPECT_EQ(kiln::eval::resultName(func, 0), "loss");
+  EXPECT_EQ(kiln::nn::argumentName(func, 3), "seed");
+  EXPECT_EQ(kiln::nn::resultName(func, 0), "loss");
 }
 
 } // namespace

@@ -60,7 +60,7 @@ double checkGradients(func::FuncOp forward, func::FuncOp trainStep,
       continue;
     unsigned argIndex = 0;
     for (; argIndex < forward.getNumArguments(); ++argIndex)
-      if (kiln::eval::argumentName(forward, argIndex) == name.str())
+      if (kiln::nn::argumentName(forward, argIndex) == name.str())
         break;
     const Tensor &grad = (*results)[r];
     Tensor &param = args[argIndex];

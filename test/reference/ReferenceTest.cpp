@@ -176,7 +176,7 @@ std::vector<Tensor> referenceArgs(func::FuncOp func, int64_t batch,
   EXPECT_TRUE(succeeded(args));
   for (unsigned i = 0; i < func.getNumArguments(); ++i) {
     Tensor &t = (*args)[i];
-    std::string name = kiln::eval::argumentName(func, i);
+    std::string name = kiln::nn::argumentName(func, i);
     bool isBatch = func.getArgAttr(i, kiln::nn::NNDialect::kInputAttr) ||
                    func.getArgAttr(i, kiln::nn::NNDialect::kTargetAttr);
     if (func.getArgAttr(i, kiln::nn::NNDialect::kSeedAttr)) {
@@ -289,12 +289,12 @@ void ReferenceTest::run(kiln::eval::Precision precision, double tol,
   for (int64_t s = 0; s < steps; ++s) {
     std::vector<Tensor> args = referenceArgs(trainStep, batch, s);
     for (unsigned i = 0; i < trainStep.getNumArguments(); ++i)
-      if (latest.count(kiln::eval::argumentName(trainStep, i)))
-        args[i] = latest[kiln::eval::argumentName(trainStep, i)];
+      if (latest.count(kiln::nn::argumentName(trainStep, i)))
+        args[i] = latest[kiln::nn::argumentName(trainStep, i)];
     auto results = kiln::eval::evaluate(trainStep, args, precision);
     ASSERT_TRUE(succeeded(results));
     for (unsigned r = 0; r < results->size(); ++r) {
-      std::string name = kiln::eval::resultName(trainStep, r);
+      std::string name = kiln::nn::resultName(trainStep, r);
       if (name == "loss") {
         double expected = ref->tensors["loss"][s];
         double err = std::fabs((*results)[r].values[0] - expected) /
@@ -311,8 +311,8 @@ void ReferenceTest::run(kiln::eval::Precision precision, double tol,
   auto evalStep = module->lookupSymbol<func::FuncOp>("eval_step");
   std::vector<Tensor> evalArgs = referenceArgs(evalStep, batch, steps);
   for (unsigned i = 0; i < evalStep.getNumArguments(); ++i)
-    if (latest.count(kiln::eval::argumentName(evalStep, i)))
-      evalArgs[i] = latest[kiln::eval::argumentName(evalStep, i)];
+    if (latest.count(kiln::nn::argumentName(evalStep, i)))
+      evalArgs[i] = latest[kiln::nn::argumentName(evalStep, i)];
   auto evalResults = kiln::eval::evaluate(evalStep, evalArgs, precision);
   ASSERT_TRUE(succeeded(evalResults));
   double expectedEval = ref->tensors["eval_loss"][0];

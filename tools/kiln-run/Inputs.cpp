@@ -16,29 +16,6 @@ using namespace mlir;
 using namespace kiln::nn;
 using kiln::eval::Tensor;
 
-std::string kiln::eval::argumentName(func::FuncOp func, unsigned i) {
-  for (StringRef attr :
-       {NNDialect::kInputAttr, NNDialect::kTargetAttr, NNDialect::kParamAttr,
-        NNDialect::kBufferAttr, NNDialect::kOptStateAttr})
-    if (auto name = func.getArgAttrOfType<StringAttr>(i, attr))
-      return name.str();
-  if (func.getArgAttr(i, NNDialect::kSeedAttr))
-    return "seed";
-  if (func.getArgAttr(i, NNDialect::kStepAttr))
-    return "step";
-  return "arg" + std::to_string(i);
-}
-
-std::string kiln::eval::resultName(func::FuncOp func, unsigned i) {
-  for (StringRef attr : {NNDialect::kOutputAttr, NNDialect::kBufferAttr,
-                         NNDialect::kParamAttr, NNDialect::kOptStateAttr})
-    if (auto name = func.getResultAttrOfType<StringAttr>(i, attr))
-      return name.str();
-  if (auto name = func.getResultAttrOfType<StringAttr>(i, NNDialect::kGradAttr))
-    return "grad." + name.str();
-  return "result" + std::to_string(i);
-}
-
 /// Number of classes of the class-index argument `target`: the class
 /// dimension of the loss, or the row count of the embedding, that reads it.
 static int64_t classCount(Value target) {
@@ -62,7 +39,7 @@ kiln::eval::randomInputs(func::FuncOp func, int64_t batch, uint64_t seed) {
     for (int64_t &d : shape)
       if (ShapedType::isDynamic(d))
         d = batch;
-    uint64_t key = rt::fnv1a(argumentName(func, i));
+    uint64_t key = rt::fnv1a(kiln::nn::argumentName(func, i));
     if (type.getElementType().isInteger(64)) {
       Tensor t = Tensor::integers(shape, {});
       t.ints.resize(t.numel());
@@ -111,7 +88,7 @@ LogicalResult kiln::eval::initializeParameters(func::FuncOp func,
     else if (kind == "normal")
       spec = {spec.kind, field("mean"), field("std")};
     Tensor &t = args[i];
-    if (!rt::initialize(spec, argumentName(func, i), seed, t.values.data(),
+    if (!rt::initialize(spec, kiln::nn::argumentName(func, i), seed, t.values.data(),
                         t.numel()))
       return func.emitError("unknown initializer '") << kind << "'";
   }
@@ -123,7 +100,7 @@ kiln::eval::inputsFromFile(func::FuncOp func, const rt::SafetensorsFile &file,
                            const std::string &path) {
   std::vector<Tensor> args;
   for (BlockArgument arg : func.getArguments()) {
-    std::string name = argumentName(func, arg.getArgNumber());
+    std::string name = kiln::nn::argumentName(func, arg.getArgNumber());
     auto type = cast<RankedTensorType>(arg.getType());
     auto it = file.tensors.find(name);
     if (it == file.tensors.end())
@@ -159,7 +136,7 @@ kiln::eval::outputsToFile(func::FuncOp func, const std::vector<Tensor> &results,
   rt::SafetensorsFile file;
   for (unsigned i = 0; i < results.size(); ++i) {
     const Tensor &t = results[i];
-    file.tensors[resultName(func, i)] =
+    file.tensors[kiln::nn::resultName(func, i)] =
         t.isInteger ? rt::StoredTensor::fromInts(t.shape, t.ints)
                     : rt::StoredTensor::fromDoubles(dtype, t.shape, t.values);
   }

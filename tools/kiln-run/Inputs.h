@@ -18,15 +18,6 @@
 
 namespace kiln::eval {
 
-/// The name of argument `i`: its nn.input, nn.target, nn.param, nn.buffer
-/// or nn.opt_state string, "seed" for nn.seed, "step" for nn.step, else
-/// "arg<i>".
-std::string argumentName(mlir::func::FuncOp func, unsigned i);
-
-/// The name of result `i`: its nn.output, nn.buffer, nn.param or
-/// nn.opt_state string, "grad.<name>" for nn.grad, else "result<i>".
-std::string resultName(mlir::func::FuncOp func, unsigned i);
-
 /// Deterministic arguments for `func`, dynamic dimensions set to `batch`.
 /// Element i of a float argument named n is u = uniform01(fnv1a(n), i);
 /// parameters (nn.param) get (2u - 1) / sqrt(fan_in), fan_in being the

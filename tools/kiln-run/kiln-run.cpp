@@ -150,22 +150,22 @@ int main(int argc, char **argv) {
       return 1;
     results = std::move(*out);
     for (unsigned i = 0; i < results.size(); ++i) {
-      std::string name = kiln::eval::resultName(func, i);
+      std::string name = kiln::nn::resultName(func, i);
       if (steps > 1 && name == "loss")
         outs() << "step " << s + 1 << " loss "
                << format("%.9g", results[i].values[0]) << "\n";
       for (unsigned a = 0; a < args->size(); ++a)
-        if (name != "loss" && kiln::eval::argumentName(func, a) == name &&
+        if (name != "loss" && kiln::nn::argumentName(func, a) == name &&
             (*args)[a].shape == results[i].shape)
           (*args)[a] = results[i];
     }
     for (unsigned a = 0; a < args->size(); ++a)
-      if (kiln::eval::argumentName(func, a) == "step")
+      if (kiln::nn::argumentName(func, a) == "step")
         for (double &v : (*args)[a].values)
           v += 1;
   }
   for (unsigned i = 0; i < results.size(); ++i)
-    print(kiln::eval::resultName(func, i), results[i]);
+    print(kiln::nn::resultName(func, i), results[i]);
 
   if (!outputsPath.empty()) {
     auto dtype = precision == Precision::F32 ? kiln::rt::DType::F32

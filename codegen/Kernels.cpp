@@ -1,0 +1,243 @@
+//===- Kernels.cpp - AOT-compiled Halide kernels for nn ops -----*- C++ -*-===//
+//
+// Part of kiln. Builds one Halide pipeline per distinct op computation
+// (keyed by op name, attributes and operand/result types after
+// flattening), constrains its buffers to the dense row-major layout the
+// step program passes (so Halide compiles static strides and extents
+// in), and links all of them into one object file. This is the only
+// place outside the Lower*/Schedule files that touches Halide, and every
+// Halide::Error is caught here.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Kernels.h"
+
+#include "codegen/Lowering.h"
+#include "codegen/Schedule.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <sstream>
+
+using namespace kiln::codegen;
+using Halide::Expr;
+
+namespace {
+
+Halide::Type halideType(mlir::Type t) {
+  return t.isInteger(64) ? Halide::Int(64) : Halide::Float(32);
+}
+
+/// The extents of `type`, the dynamic dimension being `dyn`.
+std::vector<Expr> shapeOf(mlir::RankedTensorType type, const Expr &dyn) {
+  std::vector<Expr> shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(mlir::ShapedType::isDynamic(d) ? dyn
+                                                   : Expr(int32_t(d)));
+  return shape;
+}
+
+/// Constrains `dims` (Halide order) to the dense row-major layout of the
+/// MLIR-order `shape`.
+template <typename Dims>
+void constrainDense(Dims dimension, const std::vector<Expr> &shape) {
+  Expr stride = 1;
+  int rank = static_cast<int>(shape.size());
+  for (int h = 0; h < rank; ++h) {
+    const Expr &extent = shape[rank - 1 - h];
+    dimension(h).set_min(0).set_extent(extent).set_stride(stride);
+    stride = Halide::Internal::simplify(stride * extent);
+  }
+}
+
+/// The types a kernel for `op` takes: elementwise ops whose operands all
+/// have the result's shape (or are scalars) see one flat dimension.
+bool flattenTypes(mlir::Operation *op,
+                  std::vector<mlir::RankedTensorType> &operands,
+                  std::vector<mlir::RankedTensorType> &results) {
+  for (mlir::Value v : op->getOperands())
+    operands.push_back(llvm::cast<mlir::RankedTensorType>(v.getType()));
+  for (mlir::Value v : op->getResults())
+    results.push_back(llvm::cast<mlir::RankedTensorType>(v.getType()));
+  if (!isElementwise(op->getName().getStringRef()) || results.size() != 1 ||
+      results[0].getRank() == 0)
+    return false;
+  for (mlir::RankedTensorType t : operands)
+    if (t.getRank() != 0 && t.getShape() != results[0].getShape())
+      return false;
+  auto flat = [](mlir::RankedTensorType t) {
+    return t.getRank() == 0 ? t
+                            : mlir::RankedTensorType::get(
+                                  {mlir::ShapedType::kDynamic},
+                                  t.getElementType());
+  };
+  for (mlir::RankedTensorType &t : operands)
+    t = flat(t);
+  results[0] = flat(results[0]);
+  return true;
+}
+
+std::string keyOf(mlir::Operation *op,
+                  const std::vector<mlir::RankedTensorType> &operands,
+                  const std::vector<mlir::RankedTensorType> &results) {
+  std::string key;
+  llvm::raw_string_ostream os(key);
+  os << op->getName() << " " << op->getAttrDictionary() << " (";
+  for (mlir::Type t : operands)
+    os << t << ",";
+  os << ") -> (";
+  for (mlir::Type t : results)
+    os << t << ",";
+  os << ")";
+  return key;
+}
+
+} // namespace
+
+struct KernelLibrary::Impl {
+  Halide::Target target;
+  std::map<std::string, Kernel> kernels; // by key
+  llvm::StringMap<int> counts;           // kernels per op name
+  std::vector<Halide::Module> modules;
+};
+
+KernelLibrary::KernelLibrary(std::unique_ptr<Impl> impl)
+    : impl(std::move(impl)) {}
+KernelLibrary::~KernelLibrary() = default;
+
+std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
+                                                     mlir::Location loc) {
+  auto impl = std::make_unique<Impl>();
+  try {
+    impl->target = target == "host" ? Halide::get_host_target()
+                                    : Halide::Target(target.str());
+  } catch (const Halide::Error &e) {
+    mlir::emitError(loc) << "unknown target '" << target << "': " << e.what();
+    return nullptr;
+  }
+  if (impl->target.arch != Halide::Target::X86 || impl->target.bits != 64) {
+    mlir::emitError(loc) << "target '" << target
+                         << "' is not x86-64; kiln's CPU back end emits "
+                            "x86-64 code only";
+    return nullptr;
+  }
+  impl->target = impl->target.with_feature(Halide::Target::NoRuntime);
+  return std::unique_ptr<KernelLibrary>(new KernelLibrary(std::move(impl)));
+}
+
+bool kiln::codegen::needsKernel(mlir::Operation *op) {
+  llvm::StringRef name = op->getName().getStringRef();
+  return name != "nn.constant" && name != "nn.reshape";
+}
+
+std::vector<Halide::Argument> KernelPipeline::arguments() const {
+  std::vector<Halide::Argument> args{dyn};
+  args.insert(args.end(), operands.begin(), operands.end());
+  return args;
+}
+
+mlir::FailureOr<KernelPipeline>
+kiln::codegen::buildKernelPipeline(mlir::Operation *op,
+                                   const Halide::Target &target) {
+  std::vector<mlir::RankedTensorType> operandTypes, resultTypes;
+  KernelPipeline kernel;
+  kernel.flattened = flattenTypes(op, operandTypes, resultTypes);
+  const RuleTable &rules = loweringRules();
+  auto rule = rules.find(op->getName().getStringRef());
+  if (rule == rules.end())
+    return op->emitError("no Halide lowering for '")
+           << op->getName() << "' in kiln's CPU back end";
+  try {
+    OpLowering lowering{op, {}, {}, {}, {}, {}};
+    for (auto [i, type] : llvm::enumerate(operandTypes)) {
+      Halide::ImageParam param(halideType(type.getElementType()),
+                               int(type.getRank()), "in" + std::to_string(i));
+      std::vector<Expr> shape = shapeOf(type, kernel.dyn);
+      constrainDense([&](int h) { return param.dim(h); }, shape);
+      Halide::Func wrapper("operand" + std::to_string(i));
+      std::vector<Halide::Var> vars = makeVars(int(type.getRank()));
+      std::vector<Halide::Var> order = halideOrder(vars);
+      define(wrapper, vars, param(std::vector<Expr>(order.begin(), order.end())));
+      lowering.operands.push_back(
+          Tensor{wrapper, shape, halideType(type.getElementType())});
+      kernel.operands.push_back(param);
+    }
+    for (mlir::RankedTensorType type : resultTypes)
+      lowering.resultShapes.push_back(shapeOf(type, kernel.dyn));
+    if (mlir::failed(rule->second(lowering)))
+      return mlir::failure();
+    assert(lowering.results.size() == resultTypes.size() &&
+           "lowering rule left results undefined");
+
+    std::vector<Halide::Func> outputs;
+    for (Tensor &t : lowering.results) {
+      Halide::OutputImageParam buffer = t.func.output_buffer();
+      constrainDense([&](int h) { return buffer.dim(h); }, t.shape);
+      outputs.push_back(t.func);
+    }
+    scheduleForCPU(lowering, target);
+    kernel.pipeline = Halide::Pipeline(outputs);
+  } catch (const Halide::Error &e) {
+    return op->emitError("Halide rejected the kernel for this op: ")
+           << e.what();
+  }
+  return kernel;
+}
+
+mlir::FailureOr<const Kernel *> KernelLibrary::get(mlir::Operation *op) {
+  std::vector<mlir::RankedTensorType> operandTypes, resultTypes;
+  bool flattened = flattenTypes(op, operandTypes, resultTypes);
+  std::string key = keyOf(op, operandTypes, resultTypes);
+  auto found = impl->kernels.find(key);
+  if (found != impl->kernels.end())
+    return &found->second;
+
+  auto pipeline = buildKernelPipeline(op, impl->target);
+  if (mlir::failed(pipeline))
+    return mlir::failure();
+  std::string opName = op->getName().stripDialect().str();
+  std::string name = opName + "_" + std::to_string(impl->counts[opName]++);
+  try {
+    impl->modules.push_back(pipeline->pipeline.compile_to_module(
+        pipeline->arguments(), name, impl->target));
+  } catch (const Halide::Error &e) {
+    return op->emitError("Halide rejected the kernel for this op: ")
+           << e.what();
+  }
+  Kernel &kernel = impl->kernels[key];
+  kernel.name = name;
+  kernel.flattened = flattened;
+  return &kernel;
+}
+
+mlir::LogicalResult KernelLibrary::compile(const std::string &dir,
+                                           mlir::Location loc) {
+  try {
+    Halide::Module all = Halide::link_modules("kiln_kernels", impl->modules);
+    all.compile({{Halide::OutputFileType::object, dir + "/kernels.o"},
+                 {Halide::OutputFileType::c_header, dir + "/kernels.h"}});
+    Halide::Target runtime =
+        impl->target.without_feature(Halide::Target::NoRuntime);
+    Halide::compile_standalone_runtime(dir + "/halide_runtime.o", runtime);
+  } catch (const Halide::Error &e) {
+    return mlir::emitError(loc) << "Halide failed to compile the kernels: "
+                                << e.what();
+  }
+  return mlir::success();
+}
+
+void KernelLibrary::printStmt(llvm::raw_ostream &os) const {
+  for (const Halide::Module &m : impl->modules) {
+    std::ostringstream text;
+    text << m;
+    os << text.str() << "\n";
+  }
+}
+
+std::string KernelLibrary::targetString() const {
+  return impl->target.without_feature(Halide::Target::NoRuntime).to_string();
+}
+
+size_t KernelLibrary::size() const { return impl->kernels.size(); }

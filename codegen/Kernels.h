@@ -1,0 +1,97 @@
+//===- Kernels.h - AOT-compiled Halide kernels for nn ops -------*- C++ -*-===//
+//
+// Part of kiln. A KernelLibrary turns ops into Halide pipelines (Lowering.h
+// rules, Schedule.h schedules) and compiles them ahead of time for one
+// target, without the Halide runtime (one standalone runtime object is
+// compiled beside them). Ops of the same computation share one kernel:
+// elementwise ops are flattened to one dimension first, so the Adam update
+// of every parameter runs the same few kernels whatever their shapes.
+//
+// Every kernel has the C signature
+//   int name(int32_t dyn, halide_buffer_t *operand..., halide_buffer_t *result...)
+// with dense row-major buffers (Halide's dimension 0 is the last MLIR
+// dimension) whose static extents are checked on entry; `dyn` is the extent
+// of the dynamic (batch) dimension, or the element count of a flattened
+// kernel's operands. Halide errors never escape: they become diagnostics at
+// the op's location.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_CODEGEN_KERNELS_H
+#define KILN_CODEGEN_KERNELS_H
+
+#include "Halide.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Operation.h"
+#include "mlir/Support/LogicalResult.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::codegen {
+
+/// One compiled kernel.
+struct Kernel {
+  std::string name; ///< its C symbol, named after the op it computes
+  /// True when it views its operands and result as one dimension of
+  /// `dyn` elements (scalar operands stay scalars).
+  bool flattened = false;
+};
+
+/// The Halide pipeline of one kernel before compilation: arguments are
+/// `dyn` then one buffer per operand; outputs one per result. Tests realize
+/// it with Halide's JIT.
+struct KernelPipeline {
+  Halide::Pipeline pipeline;
+  Halide::Param<int32_t> dyn{"dyn"};
+  std::vector<Halide::ImageParam> operands;
+  bool flattened = false;
+
+  std::vector<Halide::Argument> arguments() const;
+};
+
+/// Lowers and schedules `op` for `target`. Halide errors become
+/// diagnostics at `op`.
+mlir::FailureOr<KernelPipeline> buildKernelPipeline(mlir::Operation *op,
+                                                    const Halide::Target &target);
+
+/// Whether `op` runs as a kernel. Constants become data in the step
+/// program and reshapes are views of their operand's storage.
+bool needsKernel(mlir::Operation *op);
+
+class KernelLibrary {
+public:
+  /// `target` is a Halide target string ("host", "x86-64-linux-avx2", ...).
+  static std::unique_ptr<KernelLibrary> create(llvm::StringRef target,
+                                               mlir::Location loc);
+  ~KernelLibrary();
+
+  /// The kernel that computes `op`, lowered and scheduled on first use.
+  /// Fails with a diagnostic at `op` when the op has no lowering or Halide
+  /// rejects it.
+  mlir::FailureOr<const Kernel *> get(mlir::Operation *op);
+
+  /// Writes every kernel to `dir`/kernels.o and kernels.h, and Halide's
+  /// runtime for the target to `dir`/halide_runtime.o.
+  mlir::LogicalResult compile(const std::string &dir, mlir::Location loc);
+
+  /// Prints each kernel's lowered Halide statement.
+  void printStmt(llvm::raw_ostream &os) const;
+
+  /// The target, as Halide names it.
+  std::string targetString() const;
+
+  size_t size() const;
+
+private:
+  struct Impl;
+  explicit KernelLibrary(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace kiln::codegen
+
+#endif // KILN_CODEGEN_KERNELS_H

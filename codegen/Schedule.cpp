@@ -1,0 +1,162 @@
+//===- Schedule.cpp - CPU schedules for lowered ops -------------*- C++ -*-===//
+//
+// Part of kiln. The CPU scheduling policy, in one place. GEMM follows the
+// classic register-blocked outer-product form (Halide's apps/linear_algebra):
+// an accumulator tile of kRowsPerTile rows by one or two vectors stays in
+// registers while k streams; a transposed right operand is packed one
+// column panel at a time, inside the parallel loop that uses it. Everything
+// else is vectorized along its innermost dimension and split across threads
+// once there is enough work to pay for waking them.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Schedule.h"
+
+#include "ir/NNDialect.h"
+
+#include <optional>
+
+using namespace kiln::codegen;
+using Halide::Expr;
+using Halide::Func;
+using Halide::TailStrategy;
+using Halide::Var;
+
+namespace {
+
+// Below this many output elements a kernel stays on one thread: waking the
+// thread pool costs a few microseconds, more than the work.
+constexpr int64_t kParallelMinElements = 16384;
+// Elementwise work is handed to threads in chunks of this many elements
+// (64 KiB of f32): large enough to amortize the task, small enough to
+// balance 2-16 cores.
+constexpr int kElementwiseChunk = 16384;
+
+std::optional<int64_t> constant(const Expr &e) {
+  if (const int64_t *v = Halide::Internal::as_const_int(e))
+    return *v;
+  return std::nullopt;
+}
+
+/// Elements of `shape` when static, else a large number (the dynamic batch
+/// makes any tensor worth parallelizing).
+int64_t staticSize(const std::vector<Expr> &shape) {
+  int64_t n = 1;
+  for (const Expr &e : shape) {
+    std::optional<int64_t> c = constant(e);
+    n *= c ? *c : 1024;
+  }
+  return n;
+}
+
+/// Vectorizes `f`'s innermost dimension and parallelizes its outermost
+/// when the tensor is large.
+void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
+  std::vector<Var> args = f.args();
+  if (args.empty())
+    return;
+  Var inner = args.front(), outer = args.back();
+  bool parallel = staticSize(shape) >= kParallelMinElements;
+  if (args.size() == 1) {
+    if (parallel) {
+      Var o("o"), i("i");
+      f.split(inner, o, i, kElementwiseChunk, TailStrategy::GuardWithIf)
+          .parallel(o)
+          .vectorize(i, vec, TailStrategy::GuardWithIf);
+    } else {
+      f.vectorize(inner, vec, TailStrategy::GuardWithIf);
+    }
+    return;
+  }
+  std::optional<int64_t> innerExtent = constant(shape.back());
+  if (!innerExtent || *innerExtent >= vec / 2)
+    f.vectorize(inner, int(std::min<int64_t>(vec, innerExtent.value_or(vec))),
+                TailStrategy::GuardWithIf);
+  if (parallel)
+    f.parallel(outer);
+}
+
+/// A reduction's accumulator computed once per call, vectorized along its
+/// innermost kept dimension.
+void scheduleReduction(Func acc, int vec) {
+  acc.compute_root();
+  std::vector<Var> args = acc.args();
+  if (args.empty())
+    return;
+  acc.vectorize(args.front(), vec, TailStrategy::GuardWithIf);
+  for (int u = 0; u < acc.num_update_definitions(); ++u)
+    acc.update(u).vectorize(args.front(), vec, TailStrategy::GuardWithIf);
+}
+
+// Rows of the output a register tile covers. With AVX-512's 32 vector
+// registers, 8 rows x 2 vectors of accumulators leave room for the loaded
+// right-hand vectors; AVX2 has 16 registers, so 4 rows.
+int rowsPerTile(int vec) { return vec >= 16 ? 8 : 4; }
+
+/// The register-blocked GEMM schedule; false when the shape does not suit
+/// it (then the generic schedule applies).
+bool scheduleMatmul(OpLowering &l, int vec) {
+  auto op = llvm::cast<kiln::nn::MatmulOp>(l.op);
+  Tensor &out = l.results[0];
+  if (out.rank() != 2)
+    return false;
+  std::optional<int64_t> n = constant(out.shape[1]);
+  int width = 2 * vec;
+  while (n && width > 4 && width > *n)
+    width /= 2;
+  if (!n || *n < width)
+    return false;
+  int lanes = std::min(width, vec);
+  int rows = rowsPerTile(vec);
+  Func acc = l.reductions[0].first;
+  Halide::RDom k = l.reductions[0].second;
+  Var j = out.func.args()[0], i = out.func.args()[1];
+  Var jo("jo"), ji("ji"), io("io"), ii("ii");
+  // Columns: the static extent is at least one tile, so the last tile
+  // shifts inwards and every tile is full. Rows (often the batch) can be
+  // fewer than a tile: guard them; the lowering clamps the rows it reads.
+  out.func.split(j, jo, ji, width, TailStrategy::ShiftInwards)
+      .split(i, io, ii, rows, TailStrategy::GuardWithIf)
+      .vectorize(ji, lanes);
+  Var tileLoop = jo;
+  if (op.getTransposeB()) {
+    // Column panels outermost: each thread packs its panel of the
+    // transposed operand once and reuses it for every row tile.
+    out.func.reorder(ji, ii, io, jo).parallel(jo);
+    Func packed = l.staged[0];
+    std::vector<Var> pv = packed.args();
+    packed.compute_at(out.func, jo)
+        .vectorize(pv[0], lanes)
+        .unroll(pv[1], 4, TailStrategy::GuardWithIf);
+    tileLoop = io;
+  } else {
+    out.func.reorder(ji, ii, jo, io).parallel(io);
+  }
+  acc.compute_at(out.func, tileLoop)
+      .bound_extent(i, rows)
+      .vectorize(j, lanes)
+      .unroll(j)
+      .unroll(i);
+  acc.update()
+      .reorder(j, i, k.x)
+      .vectorize(j, lanes)
+      .unroll(j)
+      .unroll(i);
+  return true;
+}
+
+} // namespace
+
+void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) {
+  int vec = target.natural_vector_size(Halide::Float(32));
+  if (llvm::isa<kiln::nn::MatmulOp>(l.op) && scheduleMatmul(l, vec))
+    return;
+  for (Func &f : l.staged)
+    scheduleReduction(f, vec);
+  for (auto &[acc, rdom] : l.reductions)
+    if (llvm::none_of(l.staged,
+                      [&](const Func &f) { return f.name() == acc.name(); }))
+      scheduleReduction(acc, vec);
+  for (Tensor &t : l.results)
+    scheduleElementwise(t.func, t.shape, vec);
+}

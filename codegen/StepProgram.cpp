@@ -1,0 +1,500 @@
+//===- StepProgram.cpp - the generated C++ step program ---------*- C++ -*-===//
+//
+// Part of kiln. See StepProgram.h. The program is meant to be read: each
+// kernel call is preceded by the op it computes as MLIR prints it, tensors
+// are named after their checkpoint names or SSA numbers, and the arena
+// offsets are written out as `B * a + c` bytes.
+//
+// Memory plan: every intermediate gets its own arena slot (no reuse yet);
+// a result the caller receives is computed straight into the caller's
+// array when nothing else claims it, and copied otherwise.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/StepProgram.h"
+
+#include "ir/NNDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <cmath>
+
+using namespace kiln::codegen;
+using kiln::nn::NNDialect;
+using llvm::StringRef;
+
+namespace {
+
+constexpr int kMaxRank = 6;      // runtime/Model.h's kMaxRank
+constexpr int64_t kSlotAlign = 64; // arena slots start on cache lines
+
+/// `a` as JSON (dictionaries, arrays, numbers, strings, booleans).
+void writeJson(mlir::Attribute a, llvm::raw_ostream &os) {
+  if (auto dict = llvm::dyn_cast<mlir::DictionaryAttr>(a)) {
+    os << "{";
+    llvm::interleave(
+        dict, os,
+        [&](mlir::NamedAttribute n) {
+          os << "\"" << n.getName().getValue() << "\":";
+          writeJson(n.getValue(), os);
+        },
+        ",");
+    os << "}";
+  } else if (auto array = llvm::dyn_cast<mlir::ArrayAttr>(a)) {
+    os << "[";
+    llvm::interleave(
+        array, os, [&](mlir::Attribute e) { writeJson(e, os); }, ",");
+    os << "]";
+  } else if (auto b = llvm::dyn_cast<mlir::BoolAttr>(a)) {
+    os << (b.getValue() ? "true" : "false");
+  } else if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(a)) {
+    os << i.getInt();
+  } else if (auto f = llvm::dyn_cast<mlir::FloatAttr>(a)) {
+    os << llvm::format("%.17g", f.getValueAsDouble());
+  } else if (auto s = llvm::dyn_cast<mlir::StringAttr>(a)) {
+    os << "\"";
+    llvm::printEscapedString(s.getValue(), os);
+    os << "\"";
+  } else {
+    os << "true"; // a unit attribute: present
+  }
+}
+
+std::string json(mlir::Attribute a) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  writeJson(a, os);
+  return text;
+}
+
+/// A C string literal of `s`.
+std::string quoted(StringRef s) {
+  std::string text = "\"";
+  llvm::raw_string_ostream os(text);
+  llvm::printEscapedString(s, os);
+  return text + "\"";
+}
+
+/// A C++ identifier for the tensor name `name` ("fc1.weight" ->
+/// "fc1_weight").
+std::string identifier(StringRef name) {
+  std::string id;
+  for (char c : name)
+    id += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (id.empty() || std::isdigit(static_cast<unsigned char>(id[0])))
+    id = "t_" + id;
+  return id;
+}
+
+/// Bytes as a linear function of the batch size B.
+struct Linear {
+  int64_t perBatch = 0, fixed = 0;
+
+  Linear aligned() const {
+    auto up = [](int64_t v) { return (v + kSlotAlign - 1) / kSlotAlign * kSlotAlign; };
+    return {up(perBatch), up(fixed)};
+  }
+  Linear operator+(const Linear &o) const {
+    return {perBatch + o.perBatch, fixed + o.fixed};
+  }
+  std::string str() const {
+    if (perBatch == 0)
+      return std::to_string(fixed);
+    std::string s = "B * " + std::to_string(perBatch);
+    return fixed ? s + " + " + std::to_string(fixed) : s;
+  }
+};
+
+int64_t elementBytes(mlir::RankedTensorType t) {
+  return t.getElementType().isInteger(64) ? 8 : 4;
+}
+
+Linear bytesOf(mlir::RankedTensorType t) {
+  int64_t n = elementBytes(t);
+  bool dynamic = false;
+  for (int64_t d : t.getShape())
+    mlir::ShapedType::isDynamic(d) ? dynamic = true : n *= d;
+  return dynamic ? Linear{n, 0} : Linear{0, n};
+}
+
+/// The element count of `t` as C++ ("B * 128", "10").
+std::string numelOf(mlir::RankedTensorType t) {
+  Linear elements = bytesOf(t);
+  int64_t per = elementBytes(t);
+  return Linear{elements.perBatch / per, elements.fixed / per}.str();
+}
+
+std::string shapeList(mlir::RankedTensorType t) {
+  std::string s = "{";
+  llvm::raw_string_ostream os(s);
+  llvm::interleaveComma(t.getShape(), os, [&](int64_t d) {
+    if (mlir::ShapedType::isDynamic(d))
+      os << "B";
+    else
+      os << d;
+  });
+  return s + "}";
+}
+
+std::string typeConstant(mlir::RankedTensorType t) {
+  return t.getElementType().isInteger(64) ? "kI64" : "kF32";
+}
+
+std::string viewType(mlir::RankedTensorType t) {
+  return "View<" + std::to_string(t.getRank()) + ">";
+}
+
+mlir::RankedTensorType tensorType(mlir::Value v) {
+  return llvm::cast<mlir::RankedTensorType>(v.getType());
+}
+
+/// The TensorInfo initializer of one argument or result.
+struct Info {
+  std::string role, name;
+  mlir::RankedTensorType type;
+  std::string init = "nullptr";
+  bool frozen = false;
+};
+
+mlir::FailureOr<Info> argumentInfo(mlir::func::FuncOp func, unsigned i) {
+  Info info;
+  info.name = kiln::nn::argumentName(func, i);
+  info.type = tensorType(func.getArgument(i));
+  std::pair<StringRef, const char *> roles[] = {
+      {NNDialect::kInputAttr, "Input"},   {NNDialect::kTargetAttr, "Target"},
+      {NNDialect::kParamAttr, "Param"},   {NNDialect::kBufferAttr, "Buffer"},
+      {NNDialect::kOptStateAttr, "OptState"}, {NNDialect::kStepAttr, "Step"},
+      {NNDialect::kSeedAttr, "Seed"}};
+  for (auto [attr, role] : roles)
+    if (func.getArgAttr(i, attr))
+      info.role = role;
+  if (info.role.empty())
+    return func.emitError("argument ")
+           << i << " of @" << func.getSymName()
+           << " has no nn role; the trainer cannot supply it";
+  if (auto init = func.getArgAttr(i, NNDialect::kInitAttr))
+    info.init = "R\"json(" + json(init) + ")json\"";
+  info.frozen = static_cast<bool>(func.getArgAttr(i, NNDialect::kFrozenAttr));
+  return info;
+}
+
+mlir::FailureOr<Info> resultInfo(mlir::func::FuncOp func, unsigned i) {
+  Info info;
+  info.name = kiln::nn::resultName(func, i);
+  info.type = llvm::cast<mlir::RankedTensorType>(func.getResultTypes()[i]);
+  std::pair<StringRef, const char *> roles[] = {
+      {NNDialect::kOutputAttr, "Output"}, {NNDialect::kParamAttr, "Param"},
+      {NNDialect::kBufferAttr, "Buffer"}, {NNDialect::kOptStateAttr, "OptState"},
+      {NNDialect::kGradAttr, "Grad"}};
+  for (auto [attr, role] : roles)
+    if (func.getResultAttr(i, attr))
+      info.role = role;
+  if (info.role.empty())
+    return func.emitError("result ")
+           << i << " of @" << func.getSymName()
+           << " has no nn role; the trainer cannot use it";
+  return info;
+}
+
+void writeInfo(const Info &info, llvm::raw_ostream &os) {
+  os << "    {Role::" << info.role << ", " << quoted(info.name) << ", ElemType::"
+     << (info.type.getElementType().isInteger(64) ? "I64" : "F32") << ", "
+     << info.type.getRank() << ", {";
+  llvm::interleaveComma(info.type.getShape(), os, [&](int64_t d) {
+    os << (mlir::ShapedType::isDynamic(d) ? -1 : d);
+  });
+  os << "}, " << info.init << ", " << (info.frozen ? "true" : "false")
+     << "},\n";
+}
+
+/// Emits one function: its TensorInfo tables and its C++ body.
+class FunctionEmitter {
+public:
+  FunctionEmitter(mlir::func::FuncOp func, KernelLibrary &kernels,
+                  llvm::raw_ostream &os)
+      : func(func), kernels(kernels), os(os), state(func),
+        prefix(identifier(func.getSymName())) {}
+
+  mlir::LogicalResult emit();
+
+  std::string functionName() const { return prefix; }
+
+private:
+  mlir::LogicalResult emitTables();
+  mlir::LogicalResult emitOp(mlir::Operation *op, llvm::raw_ostream &body);
+  void emitConstant(mlir::Operation *op, llvm::raw_ostream &body);
+  /// Declares the View for value `v` over `storage`.
+  void declare(mlir::Value v, const std::string &storage,
+               llvm::raw_ostream &body);
+  std::string freshName(StringRef base);
+
+  mlir::func::FuncOp func;
+  KernelLibrary &kernels;
+  llvm::raw_ostream &os;
+  mlir::AsmState state;
+  std::string prefix;
+  llvm::DenseMap<mlir::Value, std::string> names;
+  llvm::StringMap<int> used;
+  Linear arena;
+  /// For each value returned, the first result index that returns it.
+  llvm::DenseMap<mlir::Value, unsigned> resultSlot;
+  int constants = 0;
+  int calls = 0;
+  int values = 0;
+};
+
+std::string FunctionEmitter::freshName(StringRef base) {
+  std::string id = identifier(base);
+  int n = used[id]++;
+  return n ? id + "_" + std::to_string(n) : id;
+}
+
+void FunctionEmitter::declare(mlir::Value v, const std::string &storage,
+                              llvm::raw_ostream &body) {
+  mlir::RankedTensorType t = tensorType(v);
+  std::string name = names[v];
+  body << "  " << viewType(t) << " " << name << "(" << storage << ", "
+       << typeConstant(t) << ", " << shapeList(t) << ");\n";
+}
+
+mlir::LogicalResult FunctionEmitter::emitTables() {
+  os << "const TensorInfo " << prefix << "Args[] = {\n";
+  for (unsigned i = 0; i < func.getNumArguments(); ++i) {
+    auto info = argumentInfo(func, i);
+    if (mlir::failed(info))
+      return mlir::failure();
+    if (info->type.getRank() > kMaxRank)
+      return func.emitError("argument ") << i << " has rank above "
+                                         << kMaxRank;
+    writeInfo(*info, os);
+  }
+  os << "};\n\nconst TensorInfo " << prefix << "Results[] = {\n";
+  for (unsigned i = 0; i < func.getNumResults(); ++i) {
+    auto info = resultInfo(func, i);
+    if (mlir::failed(info))
+      return mlir::failure();
+    writeInfo(*info, os);
+  }
+  os << "};\n\n";
+  return mlir::success();
+}
+
+void FunctionEmitter::emitConstant(mlir::Operation *op,
+                                   llvm::raw_ostream &body) {
+  auto value = llvm::cast<mlir::DenseElementsAttr>(
+      llvm::cast<kiln::nn::ConstantOp>(op).getValue());
+  mlir::RankedTensorType t = tensorType(op->getResult(0));
+  bool isInt = t.getElementType().isInteger(64);
+  std::string data = "kConstant" + std::to_string(constants++) + "_" + prefix;
+  std::string ctype = isInt ? "int64_t" : "float";
+  // Constants are data, not code: static arrays the kernels read in place.
+  std::string values;
+  llvm::raw_string_ostream vs(values);
+  int64_t n = t.getNumElements();
+  for (int64_t i = 0; i < n; ++i) {
+    if (i)
+      vs << ", ";
+    if (isInt) {
+      vs << (value.isSplat() ? value.getSplatValue<llvm::APInt>()
+                             : value.getValues<llvm::APInt>()[i])
+                .getSExtValue() << "LL";
+      continue;
+    }
+    float f = value.isSplat() ? value.getSplatValue<float>()
+                              : value.getValues<float>()[i];
+    if (std::isinf(f))
+      vs << (f > 0 ? "INFINITY" : "-INFINITY");
+    else if (std::isnan(f))
+      vs << "NAN";
+    else {
+      std::string digits = llvm::formatv("{0}", llvm::format("%.9g", f)).str();
+      if (digits.find_first_of(".e") == std::string::npos)
+        digits += ".0";
+      vs << digits << "f";
+    }
+  }
+  body << "  static " << ctype << " " << data << "[] = {" << values << "};\n";
+  declare(op->getResult(0), data, body);
+}
+
+mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
+                                            llvm::raw_ostream &body) {
+  body << "\n  // ";
+  {
+    std::string text;
+    llvm::raw_string_ostream ts(text);
+    op->print(ts, state);
+    body << StringRef(text).split('\n').first << "\n";
+  }
+  // v<N> is the value MLIR prints as %N.
+  for (mlir::Value r : op->getResults())
+    names[r] = freshName("v" + std::to_string(values++));
+
+  if (llvm::isa<kiln::nn::ConstantOp>(op)) {
+    emitConstant(op, body);
+    return mlir::success();
+  }
+  if (llvm::isa<kiln::nn::ReshapeOp>(op)) {
+    // Row-major data does not move: a view of the same storage.
+    declare(op->getResult(0), names[op->getOperand(0)] + ".data()", body);
+    return mlir::success();
+  }
+
+  auto kernel = kernels.get(op);
+  if (mlir::failed(kernel))
+    return mlir::failure();
+  for (mlir::Value r : op->getResults()) {
+    auto slot = resultSlot.find(r);
+    if (slot != resultSlot.end()) {
+      declare(r, "results[" + std::to_string(slot->second) + "]", body);
+      continue;
+    }
+    declare(r, "arena + " + arena.str(), body);
+    arena = arena + bytesOf(tensorType(r)).aligned();
+  }
+  bool flat = (*kernel)->flattened;
+  std::string dyn =
+      flat ? numelOf(tensorType(op->getResult(0))) : std::string("B");
+  body << "  KILN_RUN(" << (*kernel)->name << ", int32_t(" << dyn << ")";
+  auto operand = [&](mlir::Value v) {
+    body << ", " << names[v];
+    if (flat && tensorType(v).getRank() > 0)
+      body << ".flat()";
+  };
+  for (mlir::Value v : op->getOperands())
+    operand(v);
+  for (mlir::Value v : op->getResults())
+    operand(v);
+  body << ");\n";
+  ++calls;
+  return mlir::success();
+}
+
+mlir::LogicalResult FunctionEmitter::emit() {
+  if (mlir::failed(emitTables()))
+    return mlir::failure();
+
+  auto ret = llvm::cast<mlir::func::ReturnOp>(
+      func.getBody().front().getTerminator());
+  // A returned value is computed straight into the caller's array, unless
+  // it is an argument, a constant, a view, or already returned elsewhere.
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    mlir::Operation *def = v.getDefiningOp();
+    if (def && needsKernel(def) && !resultSlot.count(v))
+      resultSlot[v] = i;
+  }
+
+  std::string bodyText;
+  llvm::raw_string_ostream body(bodyText);
+  for (mlir::BlockArgument arg : func.getArguments()) {
+    names[arg] = freshName(kiln::nn::argumentName(func, arg.getArgNumber()));
+    declare(arg, "args[" + std::to_string(arg.getArgNumber()) + "]", body);
+  }
+  for (mlir::Operation &op : func.getBody().front().without_terminator())
+    if (mlir::failed(emitOp(&op, body)))
+      return mlir::failure();
+  body << "\n";
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    auto slot = resultSlot.find(v);
+    if (slot != resultSlot.end() && slot->second == i)
+      continue;
+    body << "  std::memcpy(results[" << i << "], " << names[v] << ".data(), "
+         << bytesOf(tensorType(v)).str() << ");\n";
+  }
+
+  os << "// @" << func.getSymName() << ": " << calls << " kernel calls, "
+     << "arena of " << arena.str() << " bytes.\n";
+  os << "int " << prefix << "(int64_t B, void *const *args, "
+     << "void *const *results) {\n";
+  os << "  static Arena storage;\n";
+  os << "  uint8_t *arena = storage.get(" << arena.str() << ");\n";
+  os << "  (void)arena;\n";
+  os << body.str();
+  os << "  return 0;\n}\n\n";
+  return mlir::success();
+}
+
+/// What the loss makes of the target (Model.h's Task) and the class count.
+std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
+  for (mlir::BlockArgument arg : func.getArguments()) {
+    if (!func.getArgAttr(arg.getArgNumber(), NNDialect::kTargetAttr))
+      continue;
+    for (mlir::Operation *user : arg.getUsers()) {
+      if (llvm::isa<kiln::nn::CrossEntropyOp, kiln::nn::NllOp>(user))
+        return {"Multiclass",
+                tensorType(user->getOperand(0)).getDimSize(1)};
+      if (llvm::isa<kiln::nn::BceWithLogitsOp>(user))
+        return {"Binary", 2};
+    }
+  }
+  return {"Regression", 0};
+}
+
+std::string stepInfo(const std::string &prefix, mlir::func::FuncOp f) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << "{" << f.getNumArguments() << ", " << prefix << "Args, "
+     << f.getNumResults() << ", " << prefix << "Results, " << prefix << "}";
+  return s;
+}
+
+} // namespace
+
+mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
+                                                   KernelLibrary &kernels,
+                                                   StringRef source,
+                                                   llvm::raw_ostream &os) {
+  auto train = module.lookupSymbol<mlir::func::FuncOp>("train_step");
+  auto eval = module.lookupSymbol<mlir::func::FuncOp>("eval_step");
+  if (!train || !eval)
+    return module.emitError("expected @train_step and @eval_step; run the "
+                            "train pipeline first");
+  std::string name = module.getSymName() ? module.getSymName()->str() : "model";
+  auto trainBlock = module->getAttrOfType<mlir::DictionaryAttr>(
+      NNDialect::kTrainAttr);
+  if (!trainBlock)
+    return module.emitError("the model has no train block; a trainer needs "
+                            "one (data, optimizer, ...)");
+
+  os << "// Step program of model '" << name << "' (" << source
+     << "), generated by kiln. Do not edit.\n"
+     << "// Target: " << kernels.targetString() << "\n\n"
+     << "#include \"kernels.h\"\n"
+     << "#include \"runtime/Model.h\"\n"
+     << "#include \"runtime/StepSupport.h\"\n"
+     << "#include \"runtime/Trainer.h\"\n\n"
+     << "#include <cmath>\n#include <cstring>\n\n"
+     << "using namespace kiln::rt;\nusing namespace kiln::rt::step;\n\n"
+     << "namespace {\n\n";
+  FunctionEmitter trainEmitter(train, kernels, os);
+  if (mlir::failed(trainEmitter.emit()))
+    return mlir::failure();
+  FunctionEmitter evalEmitter(eval, kernels, os);
+  if (mlir::failed(evalEmitter.emit()))
+    return mlir::failure();
+
+  auto [task, classes] = taskOf(train);
+  os << "const Model kModel = {\n"
+     << "    " << quoted(name) << ",\n"
+     << "    " << quoted(source) << ",\n"
+     << "    R\"json(" << json(trainBlock) << ")json\",\n"
+     << "    " << quoted(kernels.targetString()) << ",\n"
+     << "    Task::" << task << ",\n"
+     << "    " << classes << ",\n"
+     << "    " << stepInfo(trainEmitter.functionName(), train) << ",\n"
+     << "    " << stepInfo(evalEmitter.functionName(), eval) << ",\n"
+     << "};\n\n"
+     << "} // namespace\n\n"
+     << "const Model &kiln::rt::generatedModel() { return kModel; }\n\n"
+     << "void kiln::rt::setKernelThreads(int threads) {\n"
+     << "  halide_set_num_threads(threads);\n}\n\n"
+     << "int main(int argc, char **argv) {\n"
+     << "  installErrorHandler();\n"
+     << "  return trainerMain(argc, argv, kModel);\n}\n";
+  return mlir::success();
+}

@@ -1,0 +1,1 @@
+// Checkpoint.cpp: being written (issue #4).

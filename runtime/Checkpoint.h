@@ -1,0 +1,1 @@
+// Checkpoint.h: being written (issue #4).

@@ -1,0 +1,94 @@
+//===- Model.h - the interface between a step program and the runtime -*- C++ -*-===//
+//
+// Part of kiln. The generated step program (codegen/StepProgram.cpp writes
+// it) defines `kiln::rt::generatedModel()`: a description of the model's
+// train_step and eval_step functions (every argument and result named as in
+// docs/ir.md, with its role, element type and shape) and one entry point per
+// function that runs its kernels. The runtime (trainer loop, checkpoints,
+// data) only talks to a model through this header, so it never depends on
+// what a particular model computes.
+//
+// Tensors cross this interface as dense row-major arrays (PyTorch's layout);
+// the batch dimension is written -1 in shapes and fixed per call.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef KILN_RUNTIME_MODEL_H
+#define KILN_RUNTIME_MODEL_H
+
+#include <cstdint>
+
+namespace kiln::rt {
+
+/// What an argument or result of a step function is (its nn.* attribute).
+enum class Role {
+  Input,    ///< nn.input: the model input, one row per sample
+  Target,   ///< nn.target: labels (i64) or regression targets (f32)
+  Param,    ///< nn.param: a parameter; as a result, its updated value
+  Buffer,   ///< nn.buffer: state such as batch-norm running statistics
+  OptState, ///< nn.opt_state: optimizer state such as exp_avg
+  Step,     ///< nn.step: the 1-based optimizer step, an f32 scalar
+  Seed,     ///< nn.seed: the i64 seed of the step's dropout masks
+  Output,   ///< nn.output: loss, predict or another named output
+  Grad,     ///< nn.grad: a gradient (only when autodiff keeps them)
+};
+
+enum class ElemType { F32, I64 };
+
+constexpr int kMaxRank = 6;
+
+/// One argument or result of a step function.
+struct TensorInfo {
+  Role role;
+  const char *name; ///< checkpoint key, or "loss"/"predict"/"step"/"seed"
+  ElemType type;
+  int rank;
+  int64_t shape[kMaxRank]; ///< -1 marks the batch dimension
+  /// For parameters and buffers: the nn.init dictionary as JSON, e.g.
+  /// {"kind":"uniform","low":-0.1,"high":0.1}; nullptr otherwise.
+  const char *init;
+  bool frozen; ///< nn.frozen parameters are arguments but never results
+};
+
+/// One compiled function (train_step or eval_step).
+struct StepFunction {
+  int numArgs;
+  const TensorInfo *args;
+  int numResults;
+  const TensorInfo *results;
+  /// Runs the function on `batch` samples: args[i] and results[i] point at
+  /// dense arrays of the shapes above (batch substituted). Results never
+  /// alias arguments. Returns 0, or nonzero after reporting the failing
+  /// kernel through the error handler installed by setErrorHandler.
+  int (*run)(int64_t batch, void *const *args, void *const *results);
+};
+
+/// What the loss makes of the target, and so how predictions are scored.
+enum class Task {
+  Multiclass, ///< cross_entropy or nll: i64 labels, predict is a class index
+  Binary,     ///< binary_cross_entropy: f32 0/1 targets, predict a
+              ///< probability (correct when it is on the target's side of 0.5)
+  Regression, ///< mse: f32 targets, no accuracy
+};
+
+/// A compiled model.
+struct Model {
+  const char *name;      ///< the model's name in the .kiln file
+  const char *source;    ///< path of the .kiln file it was compiled from
+  const char *trainJson; ///< the nn.train dictionary as JSON (docs/ir.md)
+  const char *target;    ///< the Halide target the kernels were built for
+  Task task;
+  int64_t numClasses;    ///< classes of a Multiclass model (2 for Binary)
+  StepFunction train;    ///< train_step: forward, backward, optimizer update
+  StepFunction eval;     ///< eval_step: forward in inference mode
+};
+
+/// Defined by the generated step program.
+const Model &generatedModel();
+
+/// Sets the number of threads the kernels may use (0: one per core).
+void setKernelThreads(int threads);
+
+} // namespace kiln::rt
+
+#endif // KILN_RUNTIME_MODEL_H

@@ -1,0 +1,1 @@
+// Trainer.cpp: being written (issue #4).
