@@ -40,7 +40,9 @@ constexpr int kMaxRank = 6;
 /// One argument or result of a step function.
 struct TensorInfo {
   Role role;
-  const char *name; ///< checkpoint key, or "loss"/"predict"/"step"/"seed"
+  /// Checkpoint key, "loss"/"predict"/"step"/"seed", or "grad.<param>"
+  /// (kiln::nn::argumentName and resultName).
+  const char *name;
   ElemType type;
   int rank;
   int64_t shape[kMaxRank]; ///< -1 marks the batch dimension
@@ -58,8 +60,8 @@ struct StepFunction {
   const TensorInfo *results;
   /// Runs the function on `batch` samples: args[i] and results[i] point at
   /// dense arrays of the shapes above (batch substituted). Results never
-  /// alias arguments. Returns 0, or nonzero after reporting the failing
-  /// kernel through the error handler installed by setErrorHandler.
+  /// alias arguments. Returns 0, or nonzero after printing which kernel
+  /// failed and Halide's message (runtime/StepSupport.h).
   int (*run)(int64_t batch, void *const *args, void *const *results);
 };
 

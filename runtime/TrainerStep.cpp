@@ -1,0 +1,220 @@
+//===- TrainerStep.cpp - step calls, the steps command ----------*- C++ -*-===//
+//
+// Part of kiln. StepCall binds a compiled step function to the training
+// state (see TrainerCommands.h). The `steps` command runs train_step on
+// arguments read by name from a safetensors file, feeding each run's
+// results back the way `kiln-run --steps` does, so the compiled kernels can
+// be compared with the reference evaluator tensor by tensor.
+//
+//===----------------------------------------------------------------------===//
+
+#include "runtime/Random.h"
+#include "runtime/Safetensors.h"
+#include "runtime/TrainerCommands.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+using namespace kiln::rt;
+using namespace kiln::rt::trainer;
+
+static bool isState(Role role) {
+  return role == Role::Param || role == Role::Buffer || role == Role::OptState;
+}
+
+/// The storage of one array of `info` for up to `maxBatch` samples, or the
+/// state tensor it reads.
+static StepArray makeArray(const TensorInfo &info, TrainState &state,
+                           int64_t maxBatch, bool useState) {
+  StepArray a;
+  a.info = &info;
+  if (isState(info.role))
+    a.state = state.find(info.name);
+  if (useState && a.state)
+    return a;
+  int64_t n = elementCount(info, maxBatch);
+  if (info.type == ElemType::F32)
+    a.f.assign(n, 0.0f);
+  else
+    a.i.assign(n, 0);
+  return a;
+}
+
+StepCall::StepCall(const StepFunction &fn, TrainState &state, int64_t maxBatch)
+    : fn(fn) {
+  for (int k = 0; k < fn.numArgs; ++k)
+    args.push_back(makeArray(fn.args[k], state, maxBatch, true));
+  for (int k = 0; k < fn.numResults; ++k)
+    results.push_back(makeArray(fn.results[k], state, maxBatch, false));
+}
+
+/// The array of `role` in `arrays`, or null.
+static StepArray *withRole(std::vector<StepArray> &arrays, Role role) {
+  for (StepArray &a : arrays)
+    if (a.info->role == role)
+      return &a;
+  return nullptr;
+}
+
+float *StepCall::inputs() {
+  StepArray *a = withRole(args, Role::Input);
+  return a && !a->f.empty() ? a->f.data() : nullptr;
+}
+
+int64_t *StepCall::labels() {
+  StepArray *a = withRole(args, Role::Target);
+  return a && !a->i.empty() ? a->i.data() : nullptr;
+}
+
+float *StepCall::targets() {
+  StepArray *a = withRole(args, Role::Target);
+  return a && !a->f.empty() ? a->f.data() : nullptr;
+}
+
+void StepCall::setStep(int64_t step, uint64_t seed) {
+  for (StepArray &a : args) {
+    if (a.info->role == Role::Step)
+      a.f[0] = float(step);
+    else if (a.info->role == Role::Seed)
+      a.i[0] = int64_t(randomBits(seed, uint64_t(step)));
+  }
+}
+
+bool StepCall::run(int64_t batch, std::string &error) {
+  std::vector<void *> argPtrs, resultPtrs;
+  for (StepArray &a : args)
+    argPtrs.push_back(a.state ? a.state->values.data() : a.data());
+  for (StepArray &r : results)
+    resultPtrs.push_back(r.data());
+  int status = fn.run(batch, argPtrs.data(), resultPtrs.data());
+  if (status != 0)
+    return error = "a kernel failed (status " + std::to_string(status) +
+                   ") on a batch of " + std::to_string(batch) + " samples",
+           false;
+  return true;
+}
+
+void StepCall::commit() {
+  for (StepArray &r : results)
+    if (r.state)
+      r.state->values.swap(r.f);
+}
+
+double StepCall::loss() const {
+  for (const StepArray &r : results)
+    if (r.info->role == Role::Output && std::strcmp(r.info->name, "loss") == 0)
+      return r.f.empty() ? NAN : r.f[0];
+  return NAN;
+}
+
+const StepArray *StepCall::prediction() const {
+  for (const StepArray &r : results)
+    if (r.info->role == Role::Output &&
+        std::strcmp(r.info->name, "predict") == 0)
+      return &r;
+  return nullptr;
+}
+
+/// Copies the file's tensor named like `a` into it (or into its state).
+static bool readArgument(const std::string &path, const SafetensorsFile &file,
+                         int index, int64_t batch, StepArray &a,
+                         std::string &error) {
+  const TensorInfo &info = *a.info;
+  auto it = file.tensors.find(info.name);
+  if (it == file.tensors.end())
+    return error = path + ": has no tensor '" + info.name +
+                   "' for train_step's argument " + std::to_string(index),
+           false;
+  const StoredTensor &stored = it->second;
+  bool integer = info.type == ElemType::I64;
+  if (integer != (stored.dtype == DType::I64))
+    return error = path + ": '" + info.name + "' is " +
+                   dtypeName(stored.dtype) + " but train_step takes " +
+                   (integer ? "I64" : "F32 (or F64)"),
+           false;
+  std::vector<int64_t> shape = concreteShape(info, batch);
+  if (stored.shape != shape)
+    return error = path + ": '" + info.name + "' has shape " +
+                   formatShape(stored.shape) + "; train_step expects " +
+                   formatShape(shape),
+           false;
+  if (integer) {
+    std::vector<int64_t> v = stored.toInts();
+    std::copy(v.begin(), v.end(), a.i.begin());
+    return true;
+  }
+  std::vector<double> v = stored.toDoubles();
+  float *out = a.state ? a.state->values.data() : a.f.data();
+  for (size_t k = 0; k < v.size(); ++k)
+    out[k] = float(v[k]);
+  return true;
+}
+
+bool trainer::runSteps(const Options &options, const Model &model,
+                       std::string &error) {
+  if (!options.has("inputs"))
+    return error = "steps needs --inputs FILE (train_step's arguments by "
+                   "name)",
+           false;
+  int64_t steps = 1;
+  if (!options.integer("steps", 1, steps, error) ||
+      !applyThreads(options, error))
+    return false;
+  std::string path = options.text("inputs");
+  SafetensorsFile file;
+  TrainState state;
+  if (!readSafetensors(path, file, error) ||
+      !initialState(model, 0, state, error))
+    return false;
+
+  // The batch is whatever the file's input holds.
+  int64_t batch = 0;
+  for (int k = 0; k < model.train.numArgs; ++k) {
+    const TensorInfo &info = model.train.args[k];
+    auto it = file.tensors.find(info.name);
+    if (info.role == Role::Input && it != file.tensors.end() &&
+        !it->second.shape.empty())
+      batch = it->second.shape[0];
+  }
+  if (batch <= 0)
+    return error = path + ": has no input tensor with a batch dimension", false;
+
+  StepCall call(model.train, state, batch);
+  for (size_t k = 0; k < call.args.size(); ++k)
+    if (!readArgument(path, file, int(k), batch, call.args[k], error))
+      return false;
+
+  for (int64_t s = 1; s <= steps; ++s) {
+    if (!call.run(batch, error))
+      return false;
+    std::printf("step %lld loss %.9g\n", static_cast<long long>(s),
+                call.loss());
+    if (s == steps)
+      break;
+    call.commit();
+    // Like kiln-run --steps: the step counter advances, the seed stays.
+    for (StepArray &a : call.args)
+      if (a.info->role == Role::Step)
+        a.f[0] += 1;
+  }
+
+  if (!options.has("outputs"))
+    return true;
+  SafetensorsFile out;
+  for (StepArray &r : call.results) {
+    std::vector<int64_t> shape = concreteShape(*r.info, batch);
+    int64_t n = elementCount(*r.info, batch);
+    if (r.info->type == ElemType::I64) {
+      out.tensors[r.info->name] = StoredTensor::fromInts(
+          shape, std::vector<int64_t>(r.i.begin(), r.i.begin() + n));
+      continue;
+    }
+    StoredTensor t;
+    t.shape = shape;
+    t.bytes.resize(size_t(n) * sizeof(float));
+    std::memcpy(t.bytes.data(), r.f.data(), t.bytes.size());
+    out.tensors[r.info->name] = std::move(t);
+  }
+  return writeSafetensors(options.text("outputs"), out, error);
+}
