@@ -212,17 +212,53 @@ void writeInfo(const Info &info, llvm::raw_ostream &os) {
      << "},\n";
 }
 
+/// Floating-point operations of `op` (2 per multiply-add of a GEMM or a
+/// convolution), linear in the batch; zero for other ops.
+Linear flopsOf(mlir::Operation *op) {
+  auto numel = [](mlir::Value v) {
+    Linear n = bytesOf(tensorType(v));
+    int64_t per = elementBytes(tensorType(v));
+    return Linear{n.perBatch / per, n.fixed / per};
+  };
+  auto times = [](Linear a, int64_t k) {
+    return Linear{a.perBatch * k, a.fixed * k};
+  };
+  if (auto mm = llvm::dyn_cast<kiln::nn::MatmulOp>(op)) {
+    auto a = tensorType(mm.getLhs());
+    int64_t k = a.getDimSize(a.getRank() - (mm.getTransposeA() ? 2 : 1));
+    if (mlir::ShapedType::isDynamic(k)) // a reduction over the batch
+      return times(Linear{numel(mm.getResult()).fixed, 0}, 2);
+    return times(numel(mm.getResult()), 2 * k);
+  }
+  // A convolution and both its gradients do one multiply-add per (output
+  // element, weight element per output channel).
+  mlir::Value output, weight;
+  if (auto c = llvm::dyn_cast<kiln::nn::Conv2dOp>(op))
+    output = c.getResult(), weight = c.getWeight();
+  else if (auto c = llvm::dyn_cast<kiln::nn::Conv2dGradInputOp>(op))
+    output = c.getGrad(), weight = c.getWeight();
+  else if (auto c = llvm::dyn_cast<kiln::nn::Conv2dGradWeightOp>(op))
+    output = c.getGrad(), weight = c.getResult();
+  else
+    return {};
+  auto w = tensorType(weight);
+  return times(numel(output), 2 * w.getDimSize(1) * w.getDimSize(2) *
+                                  w.getDimSize(3));
+}
+
 /// Emits one function: its TensorInfo tables and its C++ body.
 class FunctionEmitter {
 public:
+  /// `firstSite`: the profile slot of the function's first kernel call.
   FunctionEmitter(mlir::func::FuncOp func, KernelLibrary &kernels,
-                  llvm::raw_ostream &os)
+                  llvm::raw_ostream &os, int firstSite)
       : func(func), kernels(kernels), os(os), state(func),
-        prefix(identifier(func.getSymName())) {}
+        prefix(identifier(func.getSymName())), firstSite(firstSite) {}
 
   mlir::LogicalResult emit();
 
   std::string functionName() const { return prefix; }
+  int numCalls() const { return calls; }
 
 private:
   mlir::LogicalResult emitTables();
@@ -243,9 +279,12 @@ private:
   Linear arena;
   /// For each value returned, the first result index that returns it.
   llvm::DenseMap<mlir::Value, unsigned> resultSlot;
+  int firstSite;
   int constants = 0;
   int calls = 0;
   int values = 0;
+  /// The KernelCall table, one initializer per call.
+  std::string callTable;
 };
 
 std::string FunctionEmitter::freshName(StringRef base) {
@@ -360,7 +399,13 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
   bool flat = (*kernel)->flattened;
   std::string dyn =
       flat ? numelOf(tensorType(op->getResult(0))) : std::string("B");
-  body << "  KILN_RUN(" << (*kernel)->name << ", int32_t(" << dyn << ")";
+  Linear flops = flopsOf(op);
+  llvm::raw_string_ostream table(callTable);
+  table << "    {" << quoted((*kernel)->name) << ", "
+        << quoted(op->getName().getStringRef()) << ", " << flops.perBatch
+        << ", " << flops.fixed << "},\n";
+  body << "  KILN_RUN(" << firstSite + calls << ", " << (*kernel)->name
+       << ", int32_t(" << dyn << ")";
   auto operand = [&](mlir::Value v) {
     body << ", " << names[v];
     if (flat && tensorType(v).getRank() > 0)
@@ -416,6 +461,8 @@ mlir::LogicalResult FunctionEmitter::emit() {
   os << "  (void)arena;\n";
   os << body.str();
   os << "  return 0;\n}\n\n";
+  os << "const KernelCall " << prefix << "Calls[] = {\n" << callTable
+     << "};\n\n";
   return mlir::success();
 }
 
@@ -435,11 +482,13 @@ std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
   return {"Regression", 0};
 }
 
-std::string stepInfo(const std::string &prefix, mlir::func::FuncOp f) {
+std::string stepInfo(const std::string &prefix, mlir::func::FuncOp f,
+                     int calls) {
   std::string s;
   llvm::raw_string_ostream os(s);
   os << "{" << f.getNumArguments() << ", " << prefix << "Args, "
-     << f.getNumResults() << ", " << prefix << "Results, " << prefix << "}";
+     << f.getNumResults() << ", " << prefix << "Results, " << prefix << ", "
+     << calls << ", " << prefix << "Calls}";
   return s;
 }
 
@@ -471,10 +520,10 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "#include <cmath>\n#include <cstring>\n\n"
      << "using namespace kiln::rt;\nusing namespace kiln::rt::step;\n\n"
      << "namespace {\n\n";
-  FunctionEmitter trainEmitter(train, kernels, os);
+  FunctionEmitter trainEmitter(train, kernels, os, /*firstSite=*/0);
   if (mlir::failed(trainEmitter.emit()))
     return mlir::failure();
-  FunctionEmitter evalEmitter(eval, kernels, os);
+  FunctionEmitter evalEmitter(eval, kernels, os, trainEmitter.numCalls());
   if (mlir::failed(evalEmitter.emit()))
     return mlir::failure();
 
@@ -486,13 +535,18 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "    " << quoted(kernels.targetString()) << ",\n"
      << "    Task::" << task << ",\n"
      << "    " << classes << ",\n"
-     << "    " << stepInfo(trainEmitter.functionName(), train) << ",\n"
-     << "    " << stepInfo(evalEmitter.functionName(), eval) << ",\n"
+     << "    "
+     << stepInfo(trainEmitter.functionName(), train, trainEmitter.numCalls())
+     << ",\n    "
+     << stepInfo(evalEmitter.functionName(), eval, evalEmitter.numCalls())
+     << ",\n"
      << "};\n\n"
      << "} // namespace\n\n"
      << "const Model &kiln::rt::generatedModel() { return kModel; }\n\n"
      << "void kiln::rt::setKernelThreads(int threads) {\n"
      << "  halide_set_num_threads(threads);\n}\n\n"
+     << "void kiln::rt::setKernelProfile(double *seconds) {\n"
+     << "  profileSlots() = seconds;\n}\n\n"
      << "int main(int argc, char **argv) {\n"
      << "  installErrorHandler();\n"
      << "  return trainerMain(argc, argv, kModel);\n}\n";

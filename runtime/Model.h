@@ -52,6 +52,15 @@ struct TensorInfo {
   bool frozen; ///< nn.frozen parameters are arguments but never results
 };
 
+/// One kernel call of a step function, for profiles.
+struct KernelCall {
+  const char *kernel; ///< the kernel's symbol
+  const char *op;     ///< the nn op it computes ("nn.matmul")
+  /// Floating-point operations of one call: flopsPerSample * batch + flops
+  /// (counted for GEMMs and convolutions; 0 for the rest).
+  int64_t flopsPerSample, flops;
+};
+
 /// One compiled function (train_step or eval_step).
 struct StepFunction {
   int numArgs;
@@ -63,6 +72,9 @@ struct StepFunction {
   /// alias arguments. Returns 0, or nonzero after printing which kernel
   /// failed and Halide's message (runtime/StepSupport.h).
   int (*run)(int64_t batch, void *const *args, void *const *results);
+  /// Its kernel calls in program order.
+  int numCalls;
+  const KernelCall *calls;
 };
 
 /// What the loss makes of the target, and so how predictions are scored.
@@ -90,6 +102,11 @@ const Model &generatedModel();
 
 /// Sets the number of threads the kernels may use (0: one per core).
 void setKernelThreads(int threads);
+
+/// With `seconds` non-null, every kernel call adds its wall time to
+/// seconds[c] (c: the call's index in train.calls, or train.numCalls plus
+/// its index in eval.calls); null stops profiling.
+void setKernelProfile(double *seconds);
 
 } // namespace kiln::rt
 

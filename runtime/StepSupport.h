@@ -14,6 +14,7 @@
 
 #include "HalideRuntime.h"
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -105,6 +106,25 @@ inline void installErrorHandler() {
   (void)installed;
 }
 
+/// Where kernel calls add their wall time (setKernelProfile), or null.
+inline double *&profileSlots() {
+  static double *slots = nullptr;
+  return slots;
+}
+
+/// Runs `call`, adding its time to profile slot `site` when profiling.
+template <typename Call> int timedRun(int site, Call call) {
+  double *slots = profileSlots();
+  if (!slots)
+    return call();
+  auto start = std::chrono::steady_clock::now();
+  int code = call();
+  slots[site] += std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - start)
+                     .count();
+  return code;
+}
+
 inline int kernelFailed(const char *kernel, int code) {
   std::fprintf(stderr, "trainer: error: kernel %s failed (Halide error %d): %s\n",
                kernel, code, lastKernelError().c_str());
@@ -113,10 +133,12 @@ inline int kernelFailed(const char *kernel, int code) {
 
 } // namespace kiln::rt::step
 
-/// Calls a kernel; on failure reports it and returns its error code.
-#define KILN_RUN(kernel, ...)                                                  \
+/// Kernel call number `site` (its profile slot); on failure reports the
+/// kernel and returns its error code.
+#define KILN_RUN(site, kernel, ...)                                            \
   do {                                                                         \
-    if (int kiln_error = kernel(__VA_ARGS__))                                  \
+    if (int kiln_error = ::kiln::rt::step::timedRun(                           \
+            site, [&] { return kernel(__VA_ARGS__); }))                        \
       return ::kiln::rt::step::kernelFailed(#kernel, kiln_error);              \
   } while (0)
 

@@ -24,7 +24,7 @@ namespace {
 
 struct OptionSpec {
   const char *name;    ///< without the dashes
-  const char *metavar; ///< what its value is, in the help
+  const char *metavar; ///< what its value is, in the help ("": a flag)
   const char *help;
   const char *blockKey; ///< train-block member giving its default, or null
   bool many = false;    ///< takes every following value up to an option
@@ -100,6 +100,16 @@ const CommandSpec kCommands[] = {
       {"outputs", "FILE", "write the last run's results here by name", nullptr},
       kThreads},
      runSteps},
+    {"bench",
+     "Times training steps (one train_step call each) on random data and "
+     "prints the median and minimum; --profile adds the time of every "
+     "kernel call.",
+     {kBatch,
+      {"steps", "N", "steps to time (100)", nullptr},
+      {"warmup", "N", "untimed steps first (10)", nullptr},
+      kThreads,
+      {"profile", "", "then time each kernel call", nullptr}},
+     runBench},
     {"info",
      "Prints the model: its source, target, task, the arguments and results "
      "of its step functions, its parameter count and its train block.",
@@ -250,6 +260,11 @@ bool parseOptions(const CommandSpec &c, int argc, char **argv, int first,
     if (options.has(name))
       return error = "--" + name + " is given twice", false;
     std::vector<std::string> &values = options.values[name];
+    if (!*spec->metavar) { // a flag
+      if (hasInline)
+        return error = "--" + name + " takes no value", false;
+      continue;
+    }
     if (hasInline) {
       values.push_back(inlineValue);
     } else {
@@ -424,7 +439,7 @@ int kiln::rt::trainerMain(int argc, char **argv, const Model &model) {
   };
   if (argc < 2)
     return fail("no command given (commands: train, eval, predict, steps, "
-                "info; see '" +
+                "bench, info; see '" +
                 program + " --help')");
   std::string command = argv[1];
   if (command == "--help" || command == "-h" || command == "help") {
@@ -438,7 +453,7 @@ int kiln::rt::trainerMain(int argc, char **argv, const Model &model) {
   const CommandSpec *spec = findCommand(command);
   if (!spec)
     return fail("unknown command '" + command +
-                "' (commands: train, eval, predict, steps, info; see '" +
+                "' (commands: train, eval, predict, steps, bench, info; see '" +
                 program + " --help')");
   for (int k = 2; k < argc; ++k)
     if (!std::strcmp(argv[k], "--help") || !std::strcmp(argv[k], "-h")) {

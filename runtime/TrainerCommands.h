@@ -151,6 +151,7 @@ bool runTrain(const Options &options, const Model &model, std::string &error);
 bool runEval(const Options &options, const Model &model, std::string &error);
 bool runPredict(const Options &options, const Model &model, std::string &error);
 bool runSteps(const Options &options, const Model &model, std::string &error);
+bool runBench(const Options &options, const Model &model, std::string &error);
 
 } // namespace kiln::rt::trainer
 

@@ -373,6 +373,7 @@ std::vector<double> logged(const std::string &path, const std::string &key) {
 } // namespace
 
 void kiln::rt::setKernelThreads(int threads) { kernelThreads = threads; }
+void kiln::rt::setKernelProfile(double *) {}
 
 TEST_F(TrainerTest, TrainingReducesTheLossAndReportsTheTestSet) {
   Result r = run({"train", "--epochs", "6", "--log", dir + "/log.jsonl",

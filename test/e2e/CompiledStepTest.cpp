@@ -1,0 +1,185 @@
+//===- CompiledStepTest.cpp - the built trainer against the evaluator -*- C++ -*-===//
+//
+// Part of kiln. For every example model: builds the real trainer with
+// `kiln model.kiln -o trainer` (AOT Halide kernels, generated step program,
+// runtime), draws initial weights and one batch of 8 with the evaluator's
+// deterministic inputs, and runs 20 training steps both ways from the same
+// weights and batch: `trainer steps` and the reference evaluator in f32
+// (each step's results fed back as the next step's arguments, the step
+// counter advanced, as `kiln-run --steps` does). Compared: the loss of every
+// step and every result after the last one.
+//
+// Tolerance, per element: |compiled - reference| <= 2e-3 |reference| + abs,
+// abs = 1e-4 for losses and outputs; for parameters and optimizer state
+// abs = 1e-4 + 20 steps x the model's lr. Both sides compute in f32 but sum
+// in different orders (tiled GEMMs, vectorized reductions), ~1e-6 relative
+// per step; Adam divides by sqrt(v) + eps, so an element whose gradient is
+// near zero can move by up to lr per step on one side and not the other,
+// which the lr term bounds. A wrong kernel is off by far more. The largest
+// differences are printed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/MLIRGen.h"
+#include "ir/NNDialect.h"
+#include "passes/Pipelines.h"
+#include "runtime/Safetensors.h"
+#include "tools/kiln-run/Evaluator.h"
+#include "tools/kiln-run/Inputs.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/FileSystem.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+using namespace mlir;
+using kiln::eval::Tensor;
+
+namespace {
+
+constexpr int kSteps = 20;
+constexpr int64_t kBatch = 8;
+constexpr double kRelTol = 2e-3, kAbsTol = 1e-4;
+
+std::string run(const std::string &command) {
+  std::string output;
+  FILE *pipe = popen((command + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe))
+    output.append(buffer, n);
+  int status = pclose(pipe);
+  EXPECT_EQ(status, 0) << command << "\n" << output;
+  return output;
+}
+
+kiln::rt::SafetensorsFile argumentsFile(func::FuncOp func,
+                                        const std::vector<Tensor> &args) {
+  kiln::rt::SafetensorsFile file;
+  for (unsigned i = 0; i < args.size(); ++i)
+    file.tensors[kiln::nn::argumentName(func, i)] =
+        args[i].isInteger
+            ? kiln::rt::StoredTensor::fromInts(args[i].shape, args[i].ints)
+            : kiln::rt::StoredTensor::fromDoubles(kiln::rt::DType::F32,
+                                                  args[i].shape,
+                                                  args[i].values);
+  return file;
+}
+
+double learningRate(ModuleOp module) {
+  auto train = module->getAttrOfType<DictionaryAttr>(
+      kiln::nn::NNDialect::kTrainAttr);
+  auto optimizer = train.getAs<DictionaryAttr>("optimizer");
+  return optimizer.getAs<FloatAttr>("lr").getValueAsDouble();
+}
+
+class CompiledStepTest : public ::testing::TestWithParam<const char *> {};
+
+TEST_P(CompiledStepTest, MatchesEvaluatorFor20Steps) {
+  std::string name = GetParam();
+  MLIRContext context;
+  context.loadDialect<kiln::nn::NNDialect, func::FuncDialect>();
+  std::string source = std::string(KILN_EXAMPLES_DIR) + "/" + name + ".kiln";
+  OwningOpRef<ModuleOp> module = kiln::importKilnFile(context, source);
+  ASSERT_TRUE(module);
+  PassManager pm(&context);
+  kiln::buildTrainPipeline(pm);
+  ASSERT_TRUE(succeeded(pm.run(*module)));
+  auto func = module->lookupSymbol<func::FuncOp>("train_step");
+  auto args = kiln::eval::randomInputs(func, kBatch, /*seed=*/5);
+  ASSERT_TRUE(succeeded(args));
+  ASSERT_TRUE(
+      succeeded(kiln::eval::initializeParameters(func, *args, /*seed=*/5)));
+
+  SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("kiln-e2e", dir));
+  std::string trainer = (dir + "/trainer").str();
+  std::string inputs = (dir + "/inputs.safetensors").str();
+  std::string outputs = (dir + "/outputs.safetensors").str();
+  std::string error;
+  ASSERT_TRUE(kiln::rt::writeSafetensors(inputs, argumentsFile(func, *args),
+                                         error))
+      << error;
+  run(std::string(KILN_EXE) + " " + source + " -o " + trainer);
+  std::string log = run(trainer + " steps --inputs " + inputs + " --steps " +
+                        std::to_string(kSteps) + " --outputs " + outputs);
+
+  // The reference: kiln-run --steps semantics in f32.
+  std::vector<double> losses;
+  std::vector<Tensor> results;
+  for (int s = 0; s < kSteps; ++s) {
+    auto out = kiln::eval::evaluate(func, *args, kiln::eval::Precision::F32);
+    ASSERT_TRUE(succeeded(out));
+    results = std::move(*out);
+    for (unsigned r = 0; r < results.size(); ++r) {
+      std::string result = kiln::nn::resultName(func, r);
+      if (result == "loss")
+        losses.push_back(results[r].values[0]);
+      for (unsigned a = 0; a < args->size(); ++a)
+        if (result != "loss" && kiln::nn::argumentName(func, a) == result)
+          (*args)[a] = results[r];
+    }
+    for (unsigned a = 0; a < args->size(); ++a)
+      if (kiln::nn::argumentName(func, a) == "step")
+        (*args)[a].values[0] += 1;
+  }
+
+  double worstLoss = 0;
+  std::istringstream lines(log);
+  std::string line;
+  int step = 0;
+  while (std::getline(lines, line)) {
+    int k;
+    double loss;
+    if (std::sscanf(line.c_str(), "step %d loss %lf", &k, &loss) != 2)
+      continue;
+    ASSERT_LT(step, kSteps);
+    double want = losses[step++];
+    worstLoss = std::max(worstLoss, std::fabs(loss - want));
+    EXPECT_LE(std::fabs(loss - want), kAbsTol + kRelTol * std::fabs(want))
+        << "step " << step << " loss: compiled " << loss << ", reference "
+        << want;
+  }
+  EXPECT_EQ(step, kSteps) << "trainer output:\n" << log;
+
+  kiln::rt::SafetensorsFile got;
+  ASSERT_TRUE(kiln::rt::readSafetensors(outputs, got, error)) << error;
+  double lr = learningRate(*module), worstState = 0;
+  for (unsigned r = 0; r < results.size(); ++r) {
+    std::string result = kiln::nn::resultName(func, r);
+    ASSERT_TRUE(got.tensors.count(result)) << result;
+    const kiln::rt::StoredTensor &t = got.tensors[result];
+    EXPECT_EQ(t.shape, results[r].shape) << result;
+    if (results[r].isInteger) {
+      EXPECT_EQ(t.toInts(), results[r].ints) << result;
+      continue;
+    }
+    bool state = !func.getResultAttr(r, kiln::nn::NNDialect::kOutputAttr);
+    double abs = kAbsTol + (state ? kSteps * lr : 0);
+    std::vector<double> values = t.toDoubles();
+    for (size_t i = 0; i < values.size(); ++i) {
+      double want = results[r].values[i], diff = std::fabs(values[i] - want);
+      worstState = std::max(worstState, diff);
+      if (!(diff <= abs + kRelTol * std::fabs(want))) {
+        ADD_FAILURE() << result << "[" << i << "]: compiled " << values[i]
+                      << ", reference " << want;
+        break;
+      }
+    }
+  }
+  std::printf("%s: %d steps, max |loss diff| %.3g, max |result diff| %.3g\n",
+              name.c_str(), kSteps, worstLoss, worstState);
+  llvm::sys::fs::remove_directories(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Examples, CompiledStepTest,
+                         ::testing::Values("mlp", "lenet", "cifar_cnn",
+                                           "conv_mnist", "two_layer", "binary",
+                                           "regression", "custom_expr"));
+
+} // namespace
