@@ -264,6 +264,12 @@ bool trainer::runTrain(const Options &options, const Model &model,
                                   "the validation split",
            false;
 
+  if (options.has("resume"))
+    std::printf("resumed %s at step %lld (epoch %lld, batch %lld)\n",
+                options.text("resume").c_str(),
+                static_cast<long long>(state.step),
+                static_cast<long long>(state.epoch + 1),
+                static_cast<long long>(state.batch));
   StepCall call(model.train, state, s.batch);
   Scorer running(model);
   bool savedAny = false;
