@@ -149,6 +149,8 @@ bool scheduleMatmul(OpLowering &l, int vec) {
 
 void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) {
   int vec = target.natural_vector_size(Halide::Float(32));
+  if (scheduleConvolution(l, vec))
+    return;
   if (llvm::isa<kiln::nn::MatmulOp>(l.op) && scheduleMatmul(l, vec))
     return;
   for (Func &f : l.staged)

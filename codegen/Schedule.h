@@ -19,6 +19,10 @@ namespace kiln::codegen {
 /// staged Funcs) for `target`.
 void scheduleForCPU(OpLowering &lowering, const Halide::Target &target);
 
+/// Schedules conv2d and its two adjoints (ScheduleConv.cpp) for vectors of
+/// `vectorWidth` f32 lanes; false for any other op.
+bool scheduleConvolution(OpLowering &lowering, int vectorWidth);
+
 } // namespace kiln::codegen
 
 #endif // KILN_CODEGEN_SCHEDULE_H
