@@ -29,8 +29,10 @@ struct Reduction {
   std::vector<Expr> inputIndex;
 
   Reduction(const Tensor &x, llvm::ArrayRef<int64_t> axes, bool keepdim) {
+    // An RDom's first dimension is its innermost loop: list the axes
+    // innermost (last) first so the loop nest walks memory in order.
     Halide::Region region;
-    for (int64_t a : axes)
+    for (int64_t a : llvm::reverse(axes))
       region.emplace_back(0, x.shape[a]);
     r = Halide::RDom(region, "r");
     int kept = keepdim ? x.rank() : x.rank() - int(axes.size());
@@ -39,7 +41,7 @@ struct Reduction {
     for (int d = 0; d < x.rank(); ++d) {
       auto it = llvm::find(axes, d);
       if (it != axes.end()) {
-        inputIndex.push_back(r[it - axes.begin()]);
+        inputIndex.push_back(r[int(axes.end() - it) - 1]);
         if (keepdim)
           ++next;
       } else {
@@ -72,6 +74,8 @@ template <typename Op> mlir::LogicalResult lowerReduce(OpLowering &l) {
     acc(order) += value;
   }
   l.reductions.push_back({acc, red.r});
+  if (op.getAxes().back() == x.rank() - 1)
+    l.contiguousReductions.push_back(acc.name());
   if constexpr (std::is_same_v<Op, kiln::nn::ReduceMeanOp>)
     out.func(order) = acc(order) / count(x, op.getAxes());
   else
@@ -227,13 +231,13 @@ template <typename F> void meanOf(OpLowering &l, F f) {
     l.result(0, Halide::Float(32)).func() = f(x({}), t({}));
     return;
   }
-  Halide::Region region;
-  for (const Expr &e : x.shape)
+  Halide::Region region; // innermost dimension first, as in Reduction
+  for (const Expr &e : llvm::reverse(x.shape))
     region.emplace_back(0, e);
   Halide::RDom r(region, "e");
   std::vector<Expr> index;
   for (int d = 0; d < x.rank(); ++d)
-    index.push_back(r[d]);
+    index.push_back(r[x.rank() - 1 - d]);
   Tensor &out = l.result(0, Halide::Float(32));
   out.func() = Halide::sum(f(x(index), t(index))) / f32(x.numel());
 }

@@ -60,6 +60,10 @@ struct OpLowering {
   /// Reductions the rule created, for the scheduler: each with the Func it
   /// updates and its RDom.
   std::vector<std::pair<Halide::Func, Halide::RDom>> reductions;
+  /// Names of the reductions whose RDom's first (innermost) dimension walks
+  /// the input's contiguous dimension: the scheduler vectorizes those along
+  /// the RDom (rfactor) rather than along their few kept elements.
+  std::vector<std::string> contiguousReductions;
   /// Intermediate Funcs worth storing rather than recomputing at each use
   /// (a transposed operand, a row maximum): the scheduler computes them
   /// once per kernel call, before the results.

@@ -88,6 +88,23 @@ void scheduleReduction(Func acc, int vec) {
     acc.update(u).vectorize(args.front(), vec, TailStrategy::GuardWithIf);
 }
 
+/// A reduction along the input's contiguous dimension (a per-channel sum
+/// over n, h, w; a row sum): each of `vec` lanes accumulates every vec-th
+/// element (rfactor), then the lanes are summed, instead of one scalar
+/// chain per kept element.
+void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
+  acc.compute_root();
+  std::optional<int64_t> inner = constant(r.x.extent());
+  if (!inner || *inner < vec)
+    return;
+  Halide::RVar outer("r_outer"), lane("r_lane");
+  Var u("u");
+  acc.update().split(r.x, outer, lane, vec, TailStrategy::GuardWithIf);
+  Func partial = acc.update().rfactor(lane, u);
+  partial.compute_root().vectorize(u);
+  partial.update().vectorize(u);
+}
+
 // Rows of the output a register tile covers. With AVX-512's 32 vector
 // registers, 8 rows x 2 vectors of accumulators leave room for the loaded
 // right-hand vectors; AVX2 has 16 registers, so 4 rows.
@@ -155,10 +172,15 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
     return;
   for (Func &f : l.staged)
     scheduleReduction(f, vec);
-  for (auto &[acc, rdom] : l.reductions)
-    if (llvm::none_of(l.staged,
-                      [&](const Func &f) { return f.name() == acc.name(); }))
+  for (auto &[acc, rdom] : l.reductions) {
+    if (llvm::any_of(l.staged,
+                     [&](const Func &f) { return f.name() == acc.name(); }))
+      continue;
+    if (llvm::is_contained(l.contiguousReductions, acc.name()))
+      scheduleContiguousReduction(acc, rdom, vec);
+    else
       scheduleReduction(acc, vec);
+  }
   for (Tensor &t : l.results)
     scheduleElementwise(t.func, t.shape, vec);
 }
