@@ -101,7 +101,15 @@ void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
   Var u("u");
   acc.update().split(r.x, outer, lane, vec, TailStrategy::GuardWithIf);
   Func partial = acc.update().rfactor(lane, u);
+  // rfactor appends u as the outermost storage dimension; the lanes must
+  // be adjacent in memory for the vector loads and stores.
+  std::vector<Var> storage{u};
+  for (const Var &v : partial.args())
+    if (v.name() != u.name())
+      storage.push_back(v);
   partial.compute_root().vectorize(u);
+  if (storage.size() > 1)
+    partial.reorder_storage(storage);
   partial.update().vectorize(u);
 }
 
