@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Times one full training step (forward, loss, backward, optimizer update)
 # of each example model with its generated trainer (`trainer bench`) and, in
-# the same run, PyTorch eager on the CPU with the same thread count and
+# the same run, the same model built with --no-fusion and PyTorch eager on
+# the CPU with the same thread count and
 # batch: ../shared/bench/torch_peers.py for mlp, lenet and cifar_cnn (the
 # reference peers), bench/torch_examples.py for the rest. Prints medians and
-# the ratio torch/kiln (above 1: kiln is faster), then kiln's per-kernel
+# the ratios torch/kiln and unfused/fused (above 1: kiln, fusion faster),
+# then kiln's per-kernel
 # profile of the MLP and LeNet steps (GEMM and convolution GFLOP/s).
 #
 # Usage: bench/run.sh [MODEL...]   (default: every example)
@@ -31,12 +33,15 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads threads; $("$py
 case $blas in
   */blas/libblas.so.3*) echo "bench: warning: torch uses the reference BLAS; install libopenblas0-pthread for a fair peer" ;;
 esac
-printf '%-12s %6s %14s %14s %12s\n' model batch kiln_us torch_us torch/kiln
+printf '%-12s %6s %10s %10s %10s %11s %14s\n' model batch kiln_us unfused_us torch_us torch/kiln unfused/fused
 for m in "${models[@]}"; do
   "$kiln" "$root/examples/$m.kiln" -o "$out/$m" 2>"$out/$m.build.log"
   batch=${BATCH:-$("$out/$m" info | sed -n 's/.*"batch":\([0-9]*\).*/\1/p')}
-  k=$("$out/$m" bench --batch "$batch" --threads "$threads" --steps "$steps" |
-      sed -n 's/.*median \([0-9.]*\) us.*/\1/p')
+  "$kiln" "$root/examples/$m.kiln" --no-fusion -o "$out/$m-unfused" 2>>"$out/$m.build.log"
+  median() { "$1" bench --batch "$batch" --threads "$threads" --steps "$steps" |
+             sed -n 's/.*median \([0-9.]*\) us.*/\1/p'; }
+  k=$(median "$out/$m")
+  u=$(median "$out/$m-unfused")
   case $m in
     mlp|lenet|cifar_cnn)
       [ -f "$peers" ] || { echo "bench: no $peers (set KILN_TORCH_PEERS)"; exit 1; }
@@ -47,8 +52,9 @@ for m in "${models[@]}"; do
              --models "$m" --batches "$batch" --steps "$steps") ;;
   esac
   t=$(echo "$line" | sed -n 's/.*median_us= *\([0-9.]*\).*/\1/p')
-  printf '%-12s %6s %14s %14s %12s\n' "$m" "$batch" "$k" "$t" \
-    "$(awk -v t="$t" -v k="$k" 'BEGIN { printf "%.2f", t / k }')"
+  printf '%-12s %6s %10s %10s %10s %11s %14s\n' "$m" "$batch" "$k" "$u" "$t" \
+    "$(awk -v t="$t" -v k="$k" 'BEGIN { printf "%.2f", t / k }')" \
+    "$(awk -v u="$u" -v k="$k" 'BEGIN { printf "%.2f", u / k }')"
 done
 for m in mlp lenet; do
   if [ -x "$out/$m" ]; then

@@ -14,6 +14,7 @@
 
 #include "codegen/Lowering.h"
 #include "codegen/Schedule.h"
+#include "ir/NNDialect.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -61,11 +62,18 @@ bool flattenTypes(mlir::Operation *op,
     operands.push_back(llvm::cast<mlir::RankedTensorType>(v.getType()));
   for (mlir::Value v : op->getResults())
     results.push_back(llvm::cast<mlir::RankedTensorType>(v.getType()));
-  if (!isElementwise(op->getName().getStringRef()) || results.size() != 1 ||
-      results[0].getRank() == 0)
+  // A kernel op holds only elementwise ops (kiln-fuse), all of one result
+  // type; any number of results.
+  bool elementwise = llvm::isa<kiln::nn::KernelOp>(op) ||
+                     (isElementwise(op->getName().getStringRef()) &&
+                      results.size() == 1);
+  if (!elementwise || results.empty() || results[0].getRank() == 0)
     return false;
   for (mlir::RankedTensorType t : operands)
     if (t.getRank() != 0 && t.getShape() != results[0].getShape())
+      return false;
+  for (mlir::RankedTensorType t : results)
+    if (t.getShape() != results[0].getShape())
       return false;
   auto flat = [](mlir::RankedTensorType t) {
     return t.getRank() == 0 ? t
@@ -75,7 +83,8 @@ bool flattenTypes(mlir::Operation *op,
   };
   for (mlir::RankedTensorType &t : operands)
     t = flat(t);
-  results[0] = flat(results[0]);
+  for (mlir::RankedTensorType &t : results)
+    t = flat(t);
   return true;
 }
 
@@ -84,7 +93,12 @@ std::string keyOf(mlir::Operation *op,
                   const std::vector<mlir::RankedTensorType> &results) {
   std::string key;
   llvm::raw_string_ostream os(key);
-  os << op->getName() << " " << op->getAttrDictionary() << " (";
+  // A kernel's identity is its body; other ops' their name and attributes.
+  if (llvm::isa<kiln::nn::KernelOp>(op))
+    op->print(os, mlir::OpPrintingFlags().useLocalScope());
+  else
+    os << op->getName() << " " << op->getAttrDictionary();
+  os << " (";
   for (mlir::Type t : operands)
     os << t << ",";
   os << ") -> (";
@@ -138,19 +152,81 @@ std::vector<Halide::Argument> KernelPipeline::arguments() const {
   return args;
 }
 
+/// Lowers `op` (not a kernel) with its rule; fails with a diagnostic when
+/// it has none.
+mlir::LogicalResult lowerOp(OpLowering &lowering) {
+  const RuleTable &rules = loweringRules();
+  auto rule = rules.find(lowering.op->getName().getStringRef());
+  if (rule == rules.end())
+    return lowering.op->emitError("no Halide lowering for '")
+           << lowering.op->getName() << "' in kiln's CPU back end";
+  if (mlir::failed(rule->second(lowering)))
+    return mlir::failure();
+  assert(lowering.results.size() == lowering.op->getNumResults() &&
+         "lowering rule left results undefined");
+  return mlir::success();
+}
+
+/// A scalar constant as a Func of no arguments.
+Tensor constantTensor(kiln::nn::ConstantOp constant) {
+  auto value = llvm::cast<mlir::DenseElementsAttr>(constant.getValue());
+  Halide::Func f("constant");
+  if (value.getElementType().isInteger(64)) {
+    f() = Expr(value.getSplatValue<llvm::APInt>().getSExtValue());
+    return {f, {}, Halide::Int(64)};
+  }
+  f() = Expr(value.getSplatValue<float>());
+  return {f, {}, Halide::Float(32)};
+}
+
+/// Lowers the body of an nn.kernel: each member op's rule on the Tensors of
+/// its operands, every intermediate inlined into the outputs (one copy
+/// Func per yielded value). Member shapes are flattened like the kernel's.
+mlir::LogicalResult lowerKernelBody(kiln::nn::KernelOp kernel,
+                                    const std::vector<Tensor> &inputs,
+                                    bool flattened, const Expr &dyn,
+                                    std::vector<Tensor> &outputs) {
+  mlir::Block &body = kernel.getBody().front();
+  llvm::DenseMap<mlir::Value, Tensor> values;
+  for (auto [arg, input] : llvm::zip(body.getArguments(), inputs))
+    values[arg] = input;
+  for (mlir::Operation &inner : body.without_terminator()) {
+    if (auto constant = llvm::dyn_cast<kiln::nn::ConstantOp>(inner)) {
+      values[constant.getResult()] = constantTensor(constant);
+      continue;
+    }
+    OpLowering lowering{&inner, {}, {}, {}, {}, {}, {}};
+    for (mlir::Value v : inner.getOperands())
+      lowering.operands.push_back(values[v]);
+    for (mlir::Value r : inner.getResults()) {
+      auto type = llvm::cast<mlir::RankedTensorType>(r.getType());
+      bool flat = flattened && type.getRank() > 0;
+      lowering.resultShapes.push_back(flat ? std::vector<Expr>{dyn}
+                                           : shapeOf(type, dyn));
+    }
+    if (mlir::failed(lowerOp(lowering)))
+      return mlir::failure();
+    for (auto [r, t] : llvm::zip(inner.getResults(), lowering.results))
+      values[r] = t;
+  }
+  for (auto [i, v] : llvm::enumerate(body.getTerminator()->getOperands())) {
+    const Tensor &t = values[v];
+    Tensor out{Halide::Func("out" + std::to_string(i)), t.shape, t.type};
+    std::vector<Halide::Var> vars = makeVars(t.rank());
+    define(out.func, vars, t(std::vector<Expr>(vars.begin(), vars.end())));
+    outputs.push_back(out);
+  }
+  return mlir::success();
+}
+
 mlir::FailureOr<KernelPipeline>
 kiln::codegen::buildKernelPipeline(mlir::Operation *op,
                                    const Halide::Target &target) {
   std::vector<mlir::RankedTensorType> operandTypes, resultTypes;
   KernelPipeline kernel;
   kernel.flattened = flattenTypes(op, operandTypes, resultTypes);
-  const RuleTable &rules = loweringRules();
-  auto rule = rules.find(op->getName().getStringRef());
-  if (rule == rules.end())
-    return op->emitError("no Halide lowering for '")
-           << op->getName() << "' in kiln's CPU back end";
   try {
-    OpLowering lowering{op, {}, {}, {}, {}, {}};
+    std::vector<Tensor> inputs;
     for (auto [i, type] : llvm::enumerate(operandTypes)) {
       Halide::ImageParam param(halideType(type.getElementType()),
                                int(type.getRank()), "in" + std::to_string(i));
@@ -160,25 +236,36 @@ kiln::codegen::buildKernelPipeline(mlir::Operation *op,
       std::vector<Halide::Var> vars = makeVars(int(type.getRank()));
       std::vector<Halide::Var> order = halideOrder(vars);
       define(wrapper, vars, param(std::vector<Expr>(order.begin(), order.end())));
-      lowering.operands.push_back(
-          Tensor{wrapper, shape, halideType(type.getElementType())});
+      inputs.push_back(Tensor{wrapper, shape, halideType(type.getElementType())});
       kernel.operands.push_back(param);
     }
-    for (mlir::RankedTensorType type : resultTypes)
-      lowering.resultShapes.push_back(shapeOf(type, kernel.dyn));
-    if (mlir::failed(rule->second(lowering)))
-      return mlir::failure();
-    assert(lowering.results.size() == resultTypes.size() &&
-           "lowering rule left results undefined");
 
-    std::vector<Halide::Func> outputs;
-    for (Tensor &t : lowering.results) {
+    std::vector<Tensor> outputs;
+    OpLowering lowering{op, inputs, {}, {}, {}, {}, {}};
+    auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
+    if (fused) {
+      if (mlir::failed(lowerKernelBody(fused, inputs, kernel.flattened,
+                                       kernel.dyn, outputs)))
+        return mlir::failure();
+    } else {
+      for (mlir::RankedTensorType type : resultTypes)
+        lowering.resultShapes.push_back(shapeOf(type, kernel.dyn));
+      if (mlir::failed(lowerOp(lowering)))
+        return mlir::failure();
+      outputs = lowering.results;
+    }
+
+    std::vector<Halide::Func> funcs;
+    for (Tensor &t : outputs) {
       Halide::OutputImageParam buffer = t.func.output_buffer();
       constrainDense([&](int h) { return buffer.dim(h); }, t.shape);
-      outputs.push_back(t.func);
+      funcs.push_back(t.func);
     }
-    scheduleForCPU(lowering, target);
-    kernel.pipeline = Halide::Pipeline(outputs);
+    if (fused)
+      scheduleFusedForCPU(outputs, target);
+    else
+      scheduleForCPU(lowering, target);
+    kernel.pipeline = Halide::Pipeline(funcs);
   } catch (const Halide::Error &e) {
     return op->emitError("Halide rejected the kernel for this op: ")
            << e.what();
@@ -197,7 +284,9 @@ mlir::FailureOr<const Kernel *> KernelLibrary::get(mlir::Operation *op) {
   auto pipeline = buildKernelPipeline(op, impl->target);
   if (mlir::failed(pipeline))
     return mlir::failure();
-  std::string opName = op->getName().stripDialect().str();
+  auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
+  std::string opName = fused ? "fused_" + fused.getName().str()
+                             : op->getName().stripDialect().str();
   std::string name = opName + "_" + std::to_string(impl->counts[opName]++);
   try {
     impl->modules.push_back(pipeline->pipeline.compile_to_module(

@@ -59,7 +59,7 @@ struct OpLowering {
   std::vector<Tensor> results;
   /// Reductions the rule created, for the scheduler: each with the Func it
   /// updates and its RDom.
-  std::vector<std::pair<Halide::Func, Halide::RDom>> reductions;
+  std::vector<std::pair<Halide::Func, Halide::RDom>> reductions = {};
   /// Names of the reductions whose RDom's first (innermost) dimension walks
   /// the input's contiguous dimension: the scheduler vectorizes those along
   /// the RDom (rfactor) rather than along their few kept elements.

@@ -26,7 +26,7 @@ namespace {
 
 // Below this many output elements a kernel stays on one thread: waking the
 // thread pool costs a few microseconds, more than the work.
-constexpr int64_t kParallelMinElements = 16384;
+constexpr int32_t kParallelMinElements = 16384;
 // Elementwise work is handed to threads in chunks of this many elements
 // (64 KiB of f32): large enough to amortize the task, small enough to
 // balance 2-16 cores.
@@ -38,42 +38,38 @@ std::optional<int64_t> constant(const Expr &e) {
   return std::nullopt;
 }
 
-/// Elements of `shape` when static, else a large number (the dynamic batch
-/// makes any tensor worth parallelizing).
-int64_t staticSize(const std::vector<Expr> &shape) {
-  int64_t n = 1;
-  for (const Expr &e : shape) {
-    std::optional<int64_t> c = constant(e);
-    n *= c ? *c : 1024;
-  }
-  return n;
-}
-
-/// Vectorizes `f`'s innermost dimension and parallelizes its outermost
-/// when the tensor is large.
+/// Vectorizes `f`'s innermost dimension and, when the tensor is large
+/// enough at run time (the batch is only known then), splits its outermost
+/// across threads.
 void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
   std::vector<Var> args = f.args();
   if (args.empty())
     return;
   Var inner = args.front(), outer = args.back();
-  bool parallel = staticSize(shape) >= kParallelMinElements;
+  Expr elements = 1;
+  for (const Expr &e : shape)
+    elements = elements * e;
+  Expr large =
+      Halide::Internal::simplify(elements >= kParallelMinElements);
+  if (Halide::Internal::is_const_zero(large)) // never worth threads
+    large = Expr();
   if (args.size() == 1) {
-    if (parallel) {
+    if (large.defined()) {
       Var o("o"), i("i");
-      f.split(inner, o, i, kElementwiseChunk, TailStrategy::GuardWithIf)
+      f.specialize(large)
+          .split(inner, o, i, kElementwiseChunk, TailStrategy::GuardWithIf)
           .parallel(o)
           .vectorize(i, vec, TailStrategy::GuardWithIf);
-    } else {
-      f.vectorize(inner, vec, TailStrategy::GuardWithIf);
     }
+    f.vectorize(inner, vec, TailStrategy::GuardWithIf);
     return;
   }
   std::optional<int64_t> innerExtent = constant(shape.back());
   if (!innerExtent || *innerExtent >= vec / 2)
     f.vectorize(inner, int(std::min<int64_t>(vec, innerExtent.value_or(vec))),
                 TailStrategy::GuardWithIf);
-  if (parallel)
-    f.parallel(outer);
+  if (large.defined())
+    f.specialize(large).parallel(outer);
 }
 
 /// A reduction's accumulator computed once per call, vectorized along its
@@ -190,5 +186,12 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
       scheduleReduction(acc, vec);
   }
   for (Tensor &t : l.results)
+    scheduleElementwise(t.func, t.shape, vec);
+}
+
+void kiln::codegen::scheduleFusedForCPU(std::vector<Tensor> &outputs,
+                                        const Halide::Target &target) {
+  int vec = target.natural_vector_size(Halide::Float(32));
+  for (Tensor &t : outputs)
     scheduleElementwise(t.func, t.shape, vec);
 }

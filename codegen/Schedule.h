@@ -23,6 +23,11 @@ void scheduleForCPU(OpLowering &lowering, const Halide::Target &target);
 /// `vectorWidth` f32 lanes; false for any other op.
 bool scheduleConvolution(OpLowering &lowering, int vectorWidth);
 
+/// Schedules the outputs of a fused elementwise kernel (its members are
+/// inlined into them) for `target`.
+void scheduleFusedForCPU(std::vector<Tensor> &outputs,
+                         const Halide::Target &target);
+
 } // namespace kiln::codegen
 
 #endif // KILN_CODEGEN_SCHEDULE_H

@@ -370,6 +370,17 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
     op->print(ts, state);
     body << StringRef(text).split('\n').first << "\n";
   }
+  if (auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(op)) {
+    // The fused ops, with the model lines they came from.
+    for (mlir::Operation &inner : kernel.getBody().front().without_terminator()) {
+      if (llvm::isa<kiln::nn::ConstantOp>(inner))
+        continue;
+      body << "  //   " << inner.getName();
+      if (auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(inner.getLoc()))
+        body << " (line " << loc.getLine() << ")";
+      body << "\n";
+    }
+  }
   // v<N> is the value MLIR prints as %N.
   for (mlir::Value r : op->getResults())
     names[r] = freshName("v" + std::to_string(values++));
@@ -401,8 +412,10 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
       flat ? numelOf(tensorType(op->getResult(0))) : std::string("B");
   Linear flops = flopsOf(op);
   llvm::raw_string_ostream table(callTable);
+  auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
   table << "    {" << quoted((*kernel)->name) << ", "
-        << quoted(op->getName().getStringRef()) << ", " << flops.perBatch
+        << quoted(fused ? fused.getName() : op->getName().getStringRef())
+        << ", " << flops.perBatch
         << ", " << flops.fixed << "},\n";
   body << "  KILN_RUN(" << firstSite + calls << ", " << (*kernel)->name
        << ", int32_t(" << dyn << ")";

@@ -785,3 +785,19 @@ KILN_LOSS_OP(MseOp, inferElementwiseLoss, "mse")
 
 #define GET_OP_CLASSES
 #include "ir/NNOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// KernelOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult KernelOp::verify() {
+  Block &body = getBody().front();
+  if (body.getArgumentTypes() != getInputs().getTypes())
+    return emitOpError("block arguments must have the inputs' types");
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yields ")
+           << yield.getValues().getTypes().size()
+           << " values whose types differ from the kernel's results";
+  return success();
+}

@@ -380,4 +380,45 @@ def NN_MseOp
 
 include "ir/NNGradOps.td"
 
+//===----------------------------------------------------------------------===//
+// Fused kernels
+//===----------------------------------------------------------------------===//
+
+def NN_KernelOp : NN_Op<"kernel", [IsolatedFromAbove,
+    SingleBlockImplicitTerminator<"YieldOp">]> {
+  let summary = "A group of ops that codegen emits as one kernel";
+  let description = [{
+    Made by kiln-fuse. The body computes the results from the block
+    arguments (one per input, same types) with ordinary nn ops and ends in
+    `nn.yield`; it is isolated from above, so everything it reads is an
+    input. `name` is built from the ops it holds and names the kernel in
+    the generated code and in profiles.
+
+    ```mlir
+    %r = nn.kernel "relu_grad_mul" (%g, %x : tensor<?x8xf32>, tensor<?x8xf32>)
+        -> tensor<?x8xf32> {
+    ^bb0(%a: tensor<?x8xf32>, %b: tensor<?x8xf32>):
+      %0 = nn.relu_grad %a, %b : tensor<?x8xf32>
+      nn.yield %0 : tensor<?x8xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<NN_Tensor>:$inputs, StrAttr:$name);
+  let results = (outs Variadic<NN_Tensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    $name ` ` `(` ($inputs^ `:` type($inputs))? `)` attr-dict `->`
+    `(` type($results) `)` $body
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_YieldOp : NN_Op<"yield", [Pure, Terminator,
+    HasParent<"KernelOp">]> {
+  let summary = "The results of an nn.kernel";
+  let arguments = (ins Variadic<NN_Tensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+  let builders = [OpBuilder<(ins), [{ /* nothing */ }]>];
+}
+
 #endif // KILN_IR_NNOPS_TD

@@ -104,4 +104,43 @@ def LowerOptimizer : Pass<"kiln-lower-optimizer", "mlir::ModuleOp"> {
   }];
 }
 
+def Fuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
+  let summary = "Group elementwise ops into nn.kernel regions, one kernel each";
+  let description = [{
+    Greedily, in program order, puts each elementwise op (FusionPolicy.h)
+    into the group of an operand's producer that computes the same result
+    type, merging groups an op connects; each group of two or more ops
+    becomes one `nn.kernel` at the place of its last op, with the values
+    used outside it as results. Scalar splat constants are copied into the
+    kernel. A merge is refused when a value of the group has a user outside
+    it that comes before the group's last op (the kernel could not be placed
+    before that user), which also rules out cycles. The Adam update of a
+    parameter, a bias add with its activation, an activation gradient with
+    its mask become one kernel each.
+
+    Before:
+    ```mlir
+    %1 = nn.add %0, %b : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+    %2 = nn.relu %1 : tensor<?x8xf32>
+    ```
+    After:
+    ```mlir
+    %2 = nn.kernel "add_relu" (%0, %b : tensor<?x8xf32>, tensor<8xf32>)
+        -> (tensor<?x8xf32>) {
+    ^bb0(%x: tensor<?x8xf32>, %y: tensor<8xf32>):
+      %1 = nn.add %x, %y : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+      %2 = nn.relu %1 : tensor<?x8xf32>
+      nn.yield %2 : tensor<?x8xf32>
+    }
+    ```
+    Does not fuse across reductions, GEMMs or convolutions (their
+    epilogues are not yet kernel members), nor ops of different result
+    types (a scalar chain stays apart from the tensor chain it feeds).
+  }];
+  let statistics = [
+    Statistic<"numKernels", "num-kernels", "Number of nn.kernel ops built">,
+    Statistic<"numFused", "num-fused", "Number of ops moved into kernels">,
+  ];
+}
+
 #endif // KILN_PASSES_TD

@@ -31,3 +31,10 @@ void kiln::buildTrainPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCanonicalizerPass());
   pm.addPass(mlir::createCSEPass());
 }
+
+void kiln::buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse) {
+  buildTrainPipeline(pm);
+  // Elementwise chains are nn.kernel ops, one Halide pipeline each.
+  if (fuse)
+    pm.addPass(createFuse());
+}

@@ -21,6 +21,10 @@ void buildFrontendPipeline(mlir::OpPassManager &pm);
 /// update) and @eval_step. Output of `kiln --emit=train`.
 void buildTrainPipeline(mlir::OpPassManager &pm);
 
+/// The train pipeline, then what code generation wants: with `fuse`,
+/// kiln-fuse.
+void buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse);
+
 } // namespace kiln
 
 #endif // KILN_PASSES_PIPELINES_H

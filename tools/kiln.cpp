@@ -4,7 +4,8 @@
 // standalone training executable. `--emit=STAGE` stops at STAGE and prints
 // it instead: `ast` (the parsed and checked model), `nn` (the model in the
 // nn dialect after the frontend pipeline), `train` (with @train_step and
-// @eval_step: gradients and the optimizer update as nn ops), `halide` (each
+// @eval_step: gradients and the optimizer update as nn ops), `kernels` (the
+// same after kiln-fuse: nn.kernel groups), `halide` (each
 // kernel's lowered Halide statement), `cpp` (the generated step program).
 // Input errors are printed as file:line:col diagnostics with the source line
 // and a caret, and the exit code is 1; MLIR's IR-printing flags
@@ -37,7 +38,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, NN, Train, Halide, Cpp, Exe };
+enum class Stage { AST, NN, Train, Kernels, Halide, Cpp, Exe };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
                                cl::Required);
@@ -49,6 +50,8 @@ cl::opt<Stage> emit(
                clEnumValN(Stage::NN, "nn", "the model in the nn dialect"),
                clEnumValN(Stage::Train, "train",
                           "@train_step and @eval_step in the nn dialect"),
+               clEnumValN(Stage::Kernels, "kernels",
+                          "the train IR after fusion (nn.kernel groups)"),
                clEnumValN(Stage::Halide, "halide",
                           "each kernel's lowered Halide statement"),
                clEnumValN(Stage::Cpp, "cpp", "the generated step program"),
@@ -60,6 +63,9 @@ cl::opt<std::string> target(
              "x86-64-linux-avx2-fma-f16c-sse41, x86-64-linux-avx512_skylake"
              "-avx2-fma-f16c-sse41-avx, x86-64-linux (portable SSE2)"),
     cl::init("host"));
+cl::opt<bool> noFusion("no-fusion",
+                       cl::desc("One kernel per op (to compare with the "
+                                "fused trainer)"));
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("Keep the trainer's build directory (kernel "
                                  "objects, headers, step.cpp)"));
@@ -91,11 +97,13 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
     return mlir::failure();
   if (emit == Stage::NN)
     kiln::buildFrontendPipeline(pm);
-  else
+  else if (emit == Stage::Train)
     kiln::buildTrainPipeline(pm);
+  else
+    kiln::buildCodegenPipeline(pm, /*fuse=*/!noFusion);
   if (mlir::failed(pm.run(*module)))
     return mlir::failure();
-  if (emit == Stage::NN || emit == Stage::Train) {
+  if (emit == Stage::NN || emit == Stage::Train || emit == Stage::Kernels) {
     module->print(os);
     return mlir::success();
   }
