@@ -113,6 +113,29 @@ struct Correlation {
   }
 };
 
+/// Splits the result into tiles of `tileW` columns (tail `columns`) x
+/// `tileH` rows x `channelTile` output channels, one parallel task per
+/// (channel tile, image), the columns vectorized and the rest of a tile
+/// unrolled. Returns the loop over a row of tiles (where the accumulators
+/// live) and the task loop.
+std::pair<Var, Var> tileOutput(Correlation &c, int tileW, TailStrategy columns,
+                               int tileH, int channelTile) {
+  std::vector<Var> v = c.out.args(); // x, y, co, n
+  Var x = v[0], y = v[1], co = v[2], n = v[3];
+  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), coo("coo"), coi("coi"),
+      task("task");
+  c.out.split(x, xo, xi, tileW, columns)
+      .split(y, yo, yi, tileH, TailStrategy::ShiftInwards)
+      .split(co, coo, coi, channelTile, TailStrategy::GuardWithIf)
+      .reorder(xi, coi, yi, xo, yo, coo, n)
+      .fuse(coo, n, task)
+      .parallel(task)
+      .vectorize(xi)
+      .unroll(coi)
+      .unroll(yi);
+  return {xo, task};
+}
+
 /// Tiles of `channelTile` output channels (vectorized) x `tileH` rows x
 /// `tileW` columns. The accumulators are stored channel-innermost; the
 /// copy to the result transposes them, a vector of columns at a time.
@@ -126,17 +149,8 @@ void scheduleByChannels(Correlation &c, int vec) {
 
   std::vector<Var> v = c.out.args(); // x, y, co, n
   Var x = v[0], y = v[1], co = v[2], n = v[3];
-  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), coo("coo"), coi("coi"),
-      task("task");
-  c.out.split(x, xo, xi, tileW, TailStrategy::ShiftInwards)
-      .split(y, yo, yi, tileH, TailStrategy::ShiftInwards)
-      .split(co, coo, coi, channelTile, TailStrategy::GuardWithIf)
-      .reorder(xi, coi, yi, xo, yo, coo, n)
-      .fuse(coo, n, task)
-      .parallel(task)
-      .vectorize(xi)
-      .unroll(coi)
-      .unroll(yi);
+  auto [xo, task] =
+      tileOutput(c, tileW, TailStrategy::ShiftInwards, tileH, channelTile);
 
   c.acc.compute_at(c.out, xo)
       .bound_extent(co, channelTile)
@@ -174,21 +188,11 @@ void scheduleByColumns(Correlation &c, int vec) {
       rowsPerTile(c.height, std::max(1, accumulatorBudget(vec) / channelTile));
   std::vector<Var> v = c.out.args(); // x, y, co, n
   Var x = v[0], y = v[1], co = v[2], n = v[3];
-  Var xo("xo"), xi("xi"), yo("yo"), yi("yi"), coo("coo"), coi("coi"),
-      task("task");
   // Narrower than a vector, the tile runs past the last column; the staged
   // input is defined there.
   TailStrategy columns =
       c.width >= vec ? TailStrategy::ShiftInwards : TailStrategy::GuardWithIf;
-  c.out.split(x, xo, xi, vec, columns)
-      .split(y, yo, yi, tileH, TailStrategy::ShiftInwards)
-      .split(co, coo, coi, channelTile, TailStrategy::GuardWithIf)
-      .reorder(xi, coi, yi, xo, yo, coo, n)
-      .fuse(coo, n, task)
-      .parallel(task)
-      .vectorize(xi)
-      .unroll(coi)
-      .unroll(yi);
+  auto [xo, task] = tileOutput(c, vec, columns, tileH, channelTile);
 
   c.acc.compute_at(c.out, xo)
       .bound_extent(x, vec)

@@ -37,7 +37,7 @@ struct Group {
 
 class Fuser {
 public:
-  explicit Fuser(Block &block) {
+  Fuser(Block &block, bool explain) : explain(explain) {
     for (auto [i, op] : llvm::enumerate(block.getOperations()))
       position[&op] = i;
   }
@@ -49,20 +49,26 @@ public:
   std::pair<unsigned, unsigned> outline();
 
 private:
-  /// Whether the ops of `members` (with `last` the latest) can become one
-  /// kernel placed at `last`: every outside user of a member comes after it,
-  /// and the kernel stays within the policy's limits.
-  bool legal(ArrayRef<Operation *> members, Operation *last) const;
+  /// Why the ops of `members` (with `last` the latest) cannot become one
+  /// kernel placed at `last`, or "" when they can: every outside user of a
+  /// member must come after it, and the kernel must stay within the
+  /// policy's limits.
+  std::string whyNot(ArrayRef<Operation *> members, Operation *last) const;
   void build(Group &group);
+  /// With `explain`, says at `op` why it did not join a producer's kernel.
+  void remarkNotFused(Operation *op, const std::string &why) const;
 
+  bool explain;
   DenseMap<Operation *, size_t> position;
   DenseMap<Operation *, unsigned> groupOf;
   std::vector<Group> groups;
 };
 
-bool Fuser::legal(ArrayRef<Operation *> members, Operation *last) const {
+std::string Fuser::whyNot(ArrayRef<Operation *> members,
+                          Operation *last) const {
   if (members.size() > kiln::fusion::kMaxKernelOps)
-    return false;
+    return "the kernel would hold more than kMaxKernelOps (" +
+           std::to_string(kiln::fusion::kMaxKernelOps) + ") ops";
   llvm::SmallPtrSet<Operation *, 16> inside(members.begin(), members.end());
   llvm::SmallSetVector<Value, 8> inputs;
   for (Operation *op : members) {
@@ -74,9 +80,19 @@ bool Fuser::legal(ArrayRef<Operation *> members, Operation *last) const {
     }
     for (Operation *user : op->getUsers())
       if (!inside.count(user) && position.lookup(user) < position.lookup(last))
-        return false;
+        return "a value of the kernel is used by " +
+               user->getName().getStringRef().str() +
+               " before this op, so the kernel could not be placed here";
   }
-  return inputs.size() <= kiln::fusion::kMaxKernelInputs;
+  if (inputs.size() > kiln::fusion::kMaxKernelInputs)
+    return "the kernel would read more than kMaxKernelInputs (" +
+           std::to_string(kiln::fusion::kMaxKernelInputs) + ") inputs";
+  return "";
+}
+
+void Fuser::remarkNotFused(Operation *op, const std::string &why) const {
+  if (explain)
+    op->emitRemark("not fused: ") << why;
 }
 
 void Fuser::group(Block &block) {
@@ -87,12 +103,23 @@ void Fuser::group(Block &block) {
     // The groups this op connects: its operands' producers' groups of the
     // same result type.
     llvm::SmallSetVector<unsigned, 4> joined;
-    for (Value operand : op.getOperands())
-      if (Operation *def = operand.getDefiningOp()) {
-        auto it = groupOf.find(def);
-        if (it != groupOf.end() && groups[it->second].type == type)
-          joined.insert(it->second);
-      }
+    for (Value operand : op.getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (!def || kiln::fusion::isInlinableConstant(def))
+        continue;
+      auto it = groupOf.find(def);
+      if (it == groupOf.end())
+        remarkNotFused(&op, "its operand comes from " +
+                                def->getName().getStringRef().str() +
+                                ", which fuses with nothing (only "
+                                "elementwise ops fuse so far)");
+      else if (groups[it->second].type != type)
+        remarkNotFused(&op, "its result type differs from that of the "
+                            "kernel computing its operand (" +
+                                def->getName().getStringRef().str() + ")");
+      else
+        joined.insert(it->second);
+    }
     // Try all of them merged, then each alone.
     SmallVector<SmallVector<unsigned>> choices;
     if (joined.size() > 1)
@@ -105,8 +132,11 @@ void Fuser::group(Block &block) {
       for (unsigned g : choice)
         members.append(groups[g].ops);
       members.push_back(&op);
-      if (!legal(members, &op))
+      std::string why = whyNot(members, &op);
+      if (!why.empty()) {
+        remarkNotFused(&op, why);
         continue;
+      }
       llvm::sort(members, [&](Operation *a, Operation *b) {
         return position[a] < position[b];
       });
@@ -183,6 +213,13 @@ void Fuser::build(Group &group) {
 
   for (auto [i, v] : llvm::enumerate(results))
     Value(v).replaceAllUsesWith(kernel.getResult(i));
+  if (explain) {
+    InFlightDiagnostic remark = kernel.emitRemark()
+                                << "kernel '" << name << "' fuses "
+                                << group.ops.size() << " ops:";
+    for (Operation *op : group.ops)
+      remark.attachNote(op->getLoc()) << op->getName();
+  }
   for (Operation *op : llvm::reverse(group.ops))
     op->erase();
 }
@@ -199,12 +236,13 @@ std::pair<unsigned, unsigned> Fuser::outline() {
 }
 
 struct Fuse : kiln::impl::FuseBase<Fuse> {
+  using FuseBase::FuseBase;
   void runOnOperation() override {
     for (auto func : getOperation().getOps<func::FuncOp>()) {
       if (func.getBody().getBlocks().size() != 1)
         continue;
       Block &block = func.getBody().front();
-      Fuser fuser(block);
+      Fuser fuser(block, explain);
       fuser.group(block);
       auto [kernels, fused] = fuser.outline();
       numKernels += kernels;

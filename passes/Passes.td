@@ -137,6 +137,12 @@ def Fuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
     epilogues are not yet kernel members), nor ops of different result
     types (a scalar chain stays apart from the tensor chain it feeds).
   }];
+  let options = [
+    Option<"explain", "explain", "bool", /*default=*/"false",
+           "Emit a remark for each kernel (its ops, with their locations) "
+           "and for each elementwise op that did not join its producer's "
+           "kernel, with the rule that stopped it">,
+  ];
   let statistics = [
     Statistic<"numKernels", "num-kernels", "Number of nn.kernel ops built">,
     Statistic<"numFused", "num-fused", "Number of ops moved into kernels">,

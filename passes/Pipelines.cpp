@@ -32,9 +32,10 @@ void kiln::buildTrainPipeline(mlir::OpPassManager &pm) {
   pm.addPass(mlir::createCSEPass());
 }
 
-void kiln::buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse) {
+void kiln::buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse,
+                                bool explainFusion) {
   buildTrainPipeline(pm);
   // Elementwise chains are nn.kernel ops, one Halide pipeline each.
   if (fuse)
-    pm.addPass(createFuse());
+    pm.addPass(createFuse(FuseOptions{explainFusion}));
 }

@@ -22,8 +22,9 @@ void buildFrontendPipeline(mlir::OpPassManager &pm);
 void buildTrainPipeline(mlir::OpPassManager &pm);
 
 /// The train pipeline, then what code generation wants: with `fuse`,
-/// kiln-fuse.
-void buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse);
+/// kiln-fuse (reporting its decisions as remarks with `explainFusion`).
+void buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse,
+                          bool explainFusion = false);
 
 } // namespace kiln
 

@@ -66,6 +66,10 @@ cl::opt<std::string> target(
 cl::opt<bool> noFusion("no-fusion",
                        cl::desc("One kernel per op (to compare with the "
                                 "fused trainer)"));
+cl::opt<bool> explainFusion(
+    "explain-fusion",
+    cl::desc("Print each fused kernel's ops with their model lines, and why "
+             "each elementwise op that stayed apart was not fused"));
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("Keep the trainer's build directory (kernel "
                                  "objects, headers, step.cpp)"));
@@ -86,6 +90,8 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
 
   mlir::MLIRContext context;
   context.loadDialect<kiln::nn::NNDialect, mlir::func::FuncDialect>();
+  // Diagnostics point at the model's source; the IR is for --emit.
+  context.printOpOnDiagnostic(false);
   mlir::SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   mlir::OwningOpRef<mlir::ModuleOp> module =
       kiln::mlirGen(context, *file, sourceMgr);
@@ -100,7 +106,7 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
   else if (emit == Stage::Train)
     kiln::buildTrainPipeline(pm);
   else
-    kiln::buildCodegenPipeline(pm, /*fuse=*/!noFusion);
+    kiln::buildCodegenPipeline(pm, /*fuse=*/!noFusion, explainFusion);
   if (mlir::failed(pm.run(*module)))
     return mlir::failure();
   if (emit == Stage::NN || emit == Stage::Train || emit == Stage::Kernels) {
