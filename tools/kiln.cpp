@@ -5,7 +5,8 @@
 // it instead: `ast` (the parsed and checked model), `nn` (the model in the
 // nn dialect after the frontend pipeline), `train` (with @train_step and
 // @eval_step: gradients and the optimizer update as nn ops), `kernels` (the
-// same after kiln-fuse: nn.kernel groups), `halide` (each
+// same after kiln-fuse: nn.kernel groups), `dot` (that graph for Graphviz,
+// kernels as clusters), `halide` (each
 // kernel's lowered Halide statement), `cpp` (the generated step program).
 // Input errors are printed as file:line:col diagnostics with the source line
 // and a caret, and the exit code is 1; MLIR's IR-printing flags
@@ -22,6 +23,7 @@
 #include "frontend/Sema.h"
 #include "ir/NNDialect.h"
 #include "passes/Pipelines.h"
+#include "tools/EmitDot.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -38,7 +40,7 @@
 using namespace llvm;
 
 namespace {
-enum class Stage { AST, NN, Train, Kernels, Halide, Cpp, Exe };
+enum class Stage { AST, NN, Train, Kernels, Dot, Halide, Cpp, Exe };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
                                cl::Required);
@@ -52,6 +54,8 @@ cl::opt<Stage> emit(
                           "@train_step and @eval_step in the nn dialect"),
                clEnumValN(Stage::Kernels, "kernels",
                           "the train IR after fusion (nn.kernel groups)"),
+               clEnumValN(Stage::Dot, "dot",
+                          "the fused step functions as a Graphviz graph"),
                clEnumValN(Stage::Halide, "halide",
                           "each kernel's lowered Halide statement"),
                clEnumValN(Stage::Cpp, "cpp", "the generated step program"),
@@ -109,6 +113,10 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
     kiln::buildCodegenPipeline(pm, /*fuse=*/!noFusion, explainFusion);
   if (mlir::failed(pm.run(*module)))
     return mlir::failure();
+  if (emit == Stage::Dot) {
+    kiln::emitDot(*module, os);
+    return mlir::success();
+  }
   if (emit == Stage::NN || emit == Stage::Train || emit == Stage::Kernels) {
     module->print(os);
     return mlir::success();
