@@ -90,8 +90,17 @@ mlir::LogicalResult kiln::codegen::buildTrainer(mlir::ModuleOp module,
       return mlir::failure();
   }
   double lowered = secondsSince(start);
-  if (mlir::failed(kernels->compile(dir.str().str(), loc)))
+  std::string assembly =
+      options.dumpDir.empty() ? "" : options.dumpDir + "/kernels.s";
+  if (mlir::failed(kernels->compile(dir.str().str(), loc, assembly)))
     return mlir::failure();
+  if (!options.dumpDir.empty()) {
+    std::error_code ec;
+    llvm::raw_fd_ostream stmt(options.dumpDir + "/kernels.stmt", ec);
+    if (!ec)
+      kernels->printStmt(stmt);
+    llvm::sys::fs::copy_file(stepPath, options.dumpDir + "/step.cpp");
+  }
   double halide = secondsSince(start) - lowered;
 
   RuntimePaths runtime = findRuntime(options.kilnExecutable);

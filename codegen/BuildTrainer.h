@@ -21,6 +21,8 @@ struct TrainerOptions {
   std::string target = "host"; ///< Halide target string
   bool keepTemps = false;      ///< keep (and name) the build directory
   std::string kilnExecutable;  ///< argv[0], to find the runtime beside it
+  /// When set, also write kernels.stmt, kernels.s and step.cpp here.
+  std::string dumpDir;
 };
 
 /// Builds the trainer for `module` (after the train pipeline). Prints the

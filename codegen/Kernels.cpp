@@ -302,11 +302,16 @@ mlir::FailureOr<const Kernel *> KernelLibrary::get(mlir::Operation *op) {
 }
 
 mlir::LogicalResult KernelLibrary::compile(const std::string &dir,
-                                           mlir::Location loc) {
+                                           mlir::Location loc,
+                                           const std::string &assembly) {
   try {
     Halide::Module all = Halide::link_modules("kiln_kernels", impl->modules);
-    all.compile({{Halide::OutputFileType::object, dir + "/kernels.o"},
-                 {Halide::OutputFileType::c_header, dir + "/kernels.h"}});
+    std::map<Halide::OutputFileType, std::string> outputs{
+        {Halide::OutputFileType::object, dir + "/kernels.o"},
+        {Halide::OutputFileType::c_header, dir + "/kernels.h"}};
+    if (!assembly.empty())
+      outputs[Halide::OutputFileType::assembly] = assembly;
+    all.compile(outputs);
     Halide::Target runtime =
         impl->target.without_feature(Halide::Target::NoRuntime);
     Halide::compile_standalone_runtime(dir + "/halide_runtime.o", runtime);

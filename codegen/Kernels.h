@@ -75,8 +75,10 @@ public:
   mlir::FailureOr<const Kernel *> get(mlir::Operation *op);
 
   /// Writes every kernel to `dir`/kernels.o and kernels.h, and Halide's
-  /// runtime for the target to `dir`/halide_runtime.o.
-  mlir::LogicalResult compile(const std::string &dir, mlir::Location loc);
+  /// runtime for the target to `dir`/halide_runtime.o; with `assembly`,
+  /// also the kernels' assembly to that file.
+  mlir::LogicalResult compile(const std::string &dir, mlir::Location loc,
+                              const std::string &assembly = "");
 
   /// Prints each kernel's lowered Halide statement.
   void printStmt(llvm::raw_ostream &os) const;

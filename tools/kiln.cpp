@@ -33,6 +33,7 @@
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -74,11 +75,48 @@ cl::opt<bool> explainFusion(
     "explain-fusion",
     cl::desc("Print each fused kernel's ops with their model lines, and why "
              "each elementwise op that stayed apart was not fused"));
+cl::opt<std::string> dumpDir(
+    "dump-dir",
+    cl::desc("Write every stage to this directory: the AST, the IR after "
+             "each pass, the fused IR, and with a trainer build the kernels' "
+             "Halide statements and assembly and the step program; "
+             "index.txt lists them in order"),
+    cl::value_desc("dir"));
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("Keep the trainer's build directory (kernel "
                                  "objects, headers, step.cpp)"));
 std::string argv0;
 } // namespace
+
+/// Writes --dump-dir's index.txt: every file there, in the order the
+/// compiler produced them.
+static void writeDumpIndex() {
+  std::vector<std::string> irFiles;
+  std::error_code ec;
+  for (sys::fs::recursive_directory_iterator it(dumpDir + "/ir", ec), end;
+       it != end && !ec; it.increment(ec))
+    if (it->type() == sys::fs::file_type::regular_file)
+      irFiles.push_back(it->path().substr(dumpDir.size() + 1));
+  // Files are named <pass index>_<pass>.mlir: order by that index.
+  auto indexOf = [](const std::string &path) {
+    return std::atoi(sys::path::filename(path).str().c_str());
+  };
+  llvm::sort(irFiles, [&](const std::string &a, const std::string &b) {
+    return indexOf(a) < indexOf(b);
+  });
+  raw_fd_ostream index(dumpDir + "/index.txt", ec);
+  if (ec)
+    return;
+  index << "ast.txt          the checked syntax tree\n";
+  for (const std::string &f : irFiles)
+    index << f << "    IR after that pass\n";
+  index << "module.mlir      the IR code generation starts from (nn.kernel "
+           "groups when fused)\n";
+  if (emit == Stage::Exe)
+    index << "kernels.stmt     each kernel's lowered Halide statement\n"
+             "kernels.s        the kernels' assembly\n"
+             "step.cpp         the generated step program\n";
+}
 
 /// Runs the compiler on the file held by `sourceMgr` and writes the chosen
 /// stage to `os`. Returns failure after printing diagnostics.
@@ -90,6 +128,17 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
   if (emit == Stage::AST) {
     kiln::ast::print(*file, os, sourceMgr);
     return mlir::success();
+  }
+  if (!dumpDir.empty()) {
+    if (std::error_code ec = sys::fs::create_directories(dumpDir)) {
+      errs() << "kiln: cannot create " << dumpDir << ": " << ec.message()
+             << "\n";
+      return mlir::failure();
+    }
+    std::error_code ec;
+    raw_fd_ostream ast(dumpDir + "/ast.txt", ec);
+    if (!ec)
+      kiln::ast::print(*file, ast, sourceMgr);
   }
 
   mlir::MLIRContext context;
@@ -111,8 +160,23 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
     kiln::buildTrainPipeline(pm);
   else
     kiln::buildCodegenPipeline(pm, /*fuse=*/!noFusion, explainFusion);
+  if (!dumpDir.empty()) {
+    context.disableMultithreading(); // MLIR's IR printing requires it
+    pm.enableIRPrintingToFileTree(
+        [](mlir::Pass *, mlir::Operation *) { return false; },
+        [](mlir::Pass *, mlir::Operation *) { return true; },
+        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false,
+        /*printAfterOnlyOnFailure=*/false, dumpDir + "/ir");
+  }
   if (mlir::failed(pm.run(*module)))
     return mlir::failure();
+  if (!dumpDir.empty()) {
+    std::error_code ec;
+    raw_fd_ostream fused(dumpDir + "/module.mlir", ec);
+    if (!ec)
+      module->print(fused);
+    writeDumpIndex();
+  }
   if (emit == Stage::Dot) {
     kiln::emitDot(*module, os);
     return mlir::success();
@@ -130,6 +194,7 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
     options.target = target;
     options.keepTemps = keepTemps;
     options.kilnExecutable = argv0;
+    options.dumpDir = dumpDir;
     return kiln::codegen::buildTrainer(*module, options);
   }
   auto kernels = kiln::codegen::KernelLibrary::create(target, module->getLoc());
