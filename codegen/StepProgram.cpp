@@ -5,13 +5,16 @@
 // are named after their checkpoint names or SSA numbers, and the arena
 // offsets are written out as `B * a + c` bytes.
 //
-// Memory plan: every intermediate gets its own arena slot (no reuse yet);
-// a result the caller receives is computed straight into the caller's
-// array when nothing else claims it, and copied otherwise.
+// Memory: intermediates live in arena slots planned by MemoryPlan.cpp
+// (reused once dead); a result the caller receives is computed straight
+// into the caller's array when nothing else claims it, and copied
+// otherwise.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/StepProgram.h"
+
+#include "codegen/MemoryPlan.h"
 
 #include "ir/NNDialect.h"
 
@@ -23,6 +26,7 @@
 #include "llvm/Support/FormatVariadic.h"
 
 #include <cmath>
+#include <optional>
 
 using namespace kiln::codegen;
 using kiln::nn::NNDialect;
@@ -30,8 +34,7 @@ using llvm::StringRef;
 
 namespace {
 
-constexpr int kMaxRank = 6;      // runtime/Model.h's kMaxRank
-constexpr int64_t kSlotAlign = 64; // arena slots start on cache lines
+constexpr int kMaxRank = 6; // runtime/Model.h's kMaxRank
 
 /// `a` as JSON (dictionaries, arrays, numbers, strings, booleans).
 void writeJson(mlir::Attribute a, llvm::raw_ostream &os) {
@@ -91,35 +94,8 @@ std::string identifier(StringRef name) {
   return id;
 }
 
-/// Bytes as a linear function of the batch size B.
-struct Linear {
-  int64_t perBatch = 0, fixed = 0;
-
-  Linear aligned() const {
-    auto up = [](int64_t v) { return (v + kSlotAlign - 1) / kSlotAlign * kSlotAlign; };
-    return {up(perBatch), up(fixed)};
-  }
-  Linear operator+(const Linear &o) const {
-    return {perBatch + o.perBatch, fixed + o.fixed};
-  }
-  std::string str() const {
-    if (perBatch == 0)
-      return std::to_string(fixed);
-    std::string s = "B * " + std::to_string(perBatch);
-    return fixed ? s + " + " + std::to_string(fixed) : s;
-  }
-};
-
 int64_t elementBytes(mlir::RankedTensorType t) {
   return t.getElementType().isInteger(64) ? 8 : 4;
-}
-
-Linear bytesOf(mlir::RankedTensorType t) {
-  int64_t n = elementBytes(t);
-  bool dynamic = false;
-  for (int64_t d : t.getShape())
-    mlir::ShapedType::isDynamic(d) ? dynamic = true : n *= d;
-  return dynamic ? Linear{n, 0} : Linear{0, n};
 }
 
 /// The element count of `t` as C++ ("B * 128", "10").
@@ -259,6 +235,7 @@ public:
 
   std::string functionName() const { return prefix; }
   int numCalls() const { return calls; }
+  const MemoryPlan &memoryPlan() const { return *plan; }
 
 private:
   mlir::LogicalResult emitTables();
@@ -276,7 +253,7 @@ private:
   std::string prefix;
   llvm::DenseMap<mlir::Value, std::string> names;
   llvm::StringMap<int> used;
-  Linear arena;
+  std::optional<MemoryPlan> plan;
   /// For each value returned, the first result index that returns it.
   llvm::DenseMap<mlir::Value, unsigned> resultSlot;
   int firstSite;
@@ -404,8 +381,7 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
       declare(r, "results[" + std::to_string(slot->second) + "]", body);
       continue;
     }
-    declare(r, "arena + " + arena.str(), body);
-    arena = arena + bytesOf(tensorType(r)).aligned();
+    declare(r, "arena + " + plan->offsetOf(r).str(), body);
   }
   bool flat = (*kernel)->flattened;
   std::string dyn =
@@ -447,6 +423,11 @@ mlir::LogicalResult FunctionEmitter::emit() {
       resultSlot[v] = i;
   }
 
+  plan.emplace(func, [&](mlir::Value v) {
+    mlir::Operation *def = v.getDefiningOp();
+    return def && needsKernel(def) && !resultSlot.count(v);
+  });
+
   std::string bodyText;
   llvm::raw_string_ostream body(bodyText);
   for (mlir::BlockArgument arg : func.getArguments()) {
@@ -466,11 +447,12 @@ mlir::LogicalResult FunctionEmitter::emit() {
   }
 
   os << "// @" << func.getSymName() << ": " << calls << " kernel calls, "
-     << "arena of " << arena.str() << " bytes.\n";
+     << "arena of " << plan->size().str() << " bytes (one slot per tensor: "
+     << plan->unplannedSize().str() << ").\n";
   os << "int " << prefix << "(int64_t B, void *const *args, "
      << "void *const *results) {\n";
   os << "  static Arena storage;\n";
-  os << "  uint8_t *arena = storage.get(" << arena.str() << ");\n";
+  os << "  uint8_t *arena = storage.get(" << plan->size().str() << ");\n";
   os << "  (void)arena;\n";
   os << body.str();
   os << "  return 0;\n}\n\n";
@@ -495,13 +477,16 @@ std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
   return {"Regression", 0};
 }
 
-std::string stepInfo(const std::string &prefix, mlir::func::FuncOp f,
-                     int calls) {
-  std::string s;
+std::string stepInfo(const FunctionEmitter &e, mlir::func::FuncOp f) {
+  std::string s, prefix = e.functionName();
   llvm::raw_string_ostream os(s);
+  Linear planned = e.memoryPlan().size(),
+         unplanned = e.memoryPlan().unplannedSize();
   os << "{" << f.getNumArguments() << ", " << prefix << "Args, "
      << f.getNumResults() << ", " << prefix << "Results, " << prefix << ", "
-     << calls << ", " << prefix << "Calls}";
+     << e.numCalls() << ", " << prefix << "Calls, {" << planned.perBatch
+     << ", " << planned.fixed << "}, {" << unplanned.perBatch << ", "
+     << unplanned.fixed << "}}";
   return s;
 }
 
@@ -548,11 +533,8 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "    " << quoted(kernels.targetString()) << ",\n"
      << "    Task::" << task << ",\n"
      << "    " << classes << ",\n"
-     << "    "
-     << stepInfo(trainEmitter.functionName(), train, trainEmitter.numCalls())
-     << ",\n    "
-     << stepInfo(evalEmitter.functionName(), eval, evalEmitter.numCalls())
-     << ",\n"
+     << "    " << stepInfo(trainEmitter, train) << ",\n"
+     << "    " << stepInfo(evalEmitter, eval) << ",\n"
      << "};\n\n"
      << "} // namespace\n\n"
      << "const Model &kiln::rt::generatedModel() { return kModel; }\n\n"

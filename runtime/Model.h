@@ -75,6 +75,10 @@ struct StepFunction {
   /// Its kernel calls in program order.
   int numCalls;
   const KernelCall *calls;
+  /// Bytes of intermediates, {per sample, fixed}: as planned (slots reused
+  /// once dead), and with one slot per tensor, for comparison.
+  int64_t arenaBytes[2];
+  int64_t unplannedBytes[2];
 };
 
 /// What the loss makes of the target, and so how predictions are scored.

@@ -349,6 +349,19 @@ bool runInfo(const Options &, const Model &model, std::string &) {
               model.trainJson);
   printFunction("train_step", model.train);
   printFunction("eval_step", model.eval);
+  JsonValue block;
+  std::string ignored;
+  int64_t batch =
+      parseTrainBlock(model, block, ignored) ? jsonInt(block, "batch", 32) : 32;
+  auto mib = [&](const int64_t bytes[2]) {
+    return double(bytes[0] * batch + bytes[1]) / (1 << 20);
+  };
+  std::printf("\nintermediates at batch %lld: train_step %.2f MiB planned "
+              "(%.2f MiB with one slot per tensor), eval_step %.2f MiB "
+              "(%.2f MiB)\n",
+              static_cast<long long>(batch), mib(model.train.arenaBytes),
+              mib(model.train.unplannedBytes), mib(model.eval.arenaBytes),
+              mib(model.eval.unplannedBytes));
   return true;
 }
 
