@@ -119,6 +119,19 @@ void correlate(OpLowering &l, const Tensor &in, const Tensor &weight,
   out.func(order) = acc(order);
 }
 
+/// `t` readable at any index along `axis`: zero past its end (the
+/// scheduler computes whole vectors of channels). Staged.
+Tensor zeroPastEnd(OpLowering &l, const Tensor &t, int axis,
+                   const std::string &name) {
+  Func f(name);
+  std::vector<Var> v = makeVars(t.rank(), name.substr(0, 1));
+  define(f, v,
+         Halide::select(v[axis] < int(staticExtent(t.shape[axis])),
+                        clampedRead(t, exprsOf(v), axis), 0.0f));
+  l.staged.push_back(f);
+  return Tensor{f, t.shape, Halide::Float(32)};
+}
+
 /// conv2d: the correlation of the (zero-padded) input with the weight.
 /// staged[0] is the weight read for any output channel, staged[1] the
 /// padded input when there is padding.
@@ -127,14 +140,9 @@ mlir::LogicalResult lowerConv2d(OpLowering &l) {
   const Tensor &x = l.operands[0], &w = l.operands[1];
   int64_t outChannels = staticExtent(w.shape[0]);
   int64_t kernel[2] = {staticExtent(w.shape[2]), staticExtent(w.shape[3])};
-  Func weight("conv_weight");
-  std::vector<Var> v = makeVars(4, "w");
-  define(weight, v,
-         Halide::select(v[0] < int(outChannels), clampedRead(w, exprsOf(v), 0),
-                        0.0f));
-  l.staged.push_back(weight);
+  Tensor weight = zeroPastEnd(l, w, 0, "conv_weight");
   Tensor in = zeroPadded(l, x, p);
-  correlate(l, in, Tensor{weight, w.shape, Halide::Float(32)},
+  correlate(l, in, weight,
             outChannels / p.groups, staticExtent(w.shape[1]), kernel, p.stride,
             p.padding, p.dilation);
   return mlir::success();
@@ -213,13 +221,7 @@ mlir::LogicalResult lowerConv2dGradWeight(OpLowering &l) {
   int64_t inPerGroup = staticExtent(shape[1]);
   int64_t outPerGroup = outChannels / p.groups;
 
-  Func grad("grad_channels");
-  std::vector<Var> u = makeVars(4, "g");
-  define(grad, u,
-         Halide::select(u[1] < int(outChannels), clampedRead(g, exprsOf(u), 1),
-                        0.0f));
-  l.staged.push_back(grad);
-  Tensor gradT{grad, g.shape, Halide::Float(32)};
+  Tensor gradT = zeroPastEnd(l, g, 1, "grad_channels");
   Tensor in = zeroPadded(l, x, p);
 
   std::vector<Var> v = makeVars(5, "k"); // n, o, ci, i, j

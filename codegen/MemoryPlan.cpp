@@ -38,8 +38,12 @@ std::string Linear::str() const {
   return fixed ? s + " + " + std::to_string(fixed) : s;
 }
 
+int64_t kiln::codegen::elementBytes(mlir::RankedTensorType t) {
+  return t.getElementType().isInteger(64) ? 8 : 4;
+}
+
 Linear kiln::codegen::bytesOf(mlir::RankedTensorType t) {
-  int64_t n = t.getElementType().isInteger(64) ? 8 : 4;
+  int64_t n = elementBytes(t);
   bool dynamic = false;
   for (int64_t d : t.getShape())
     mlir::ShapedType::isDynamic(d) ? dynamic = true : n *= d;

@@ -38,6 +38,9 @@ struct Linear {
   std::string str() const;
 };
 
+/// Bytes per element of `type` (f32 or i64).
+int64_t elementBytes(mlir::RankedTensorType type);
+
 /// The bytes of a tensor of `type` (a dynamic dimension counts as B).
 Linear bytesOf(mlir::RankedTensorType type);
 

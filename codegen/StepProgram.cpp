@@ -94,10 +94,6 @@ std::string identifier(StringRef name) {
   return id;
 }
 
-int64_t elementBytes(mlir::RankedTensorType t) {
-  return t.getElementType().isInteger(64) ? 8 : 4;
-}
-
 /// The element count of `t` as C++ ("B * 128", "10").
 std::string numelOf(mlir::RankedTensorType t) {
   Linear elements = bytesOf(t);
