@@ -801,3 +801,36 @@ LogicalResult KernelOp::verify() {
            << " values whose types differ from the kernel's results";
   return success();
 }
+
+/// Checks that `parts` have static shapes and `flat`'s element type, and
+/// that `flat` is 1-D with as many elements as all of them.
+static LogicalResult verifyPacked(Operation *op, RankedTensorType flat,
+                                  TypeRange parts) {
+  if (parts.empty())
+    return op->emitOpError("needs at least one tensor to pack");
+  if (flat.getRank() != 1)
+    return op->emitOpError("packed tensor must be 1-D, not ") << flat;
+  int64_t total = 0;
+  for (Type t : parts) {
+    auto part = cast<RankedTensorType>(t);
+    if (!part.hasStaticShape())
+      return op->emitOpError("packed tensors need static shapes, not ")
+             << part;
+    if (part.getElementType() != flat.getElementType())
+      return op->emitOpError("packed tensors must have element type ")
+             << flat.getElementType() << ", not " << part;
+    total += part.getNumElements();
+  }
+  if (flat.isDynamicDim(0) || flat.getDimSize(0) != total)
+    return op->emitOpError("packed tensor must hold ")
+           << total << " elements, not " << flat.getShape()[0];
+  return success();
+}
+
+LogicalResult PackOp::verify() {
+  return verifyPacked(*this, getResult().getType(), getInputs().getTypes());
+}
+
+LogicalResult UnpackOp::verify() {
+  return verifyPacked(*this, getInput().getType(), getResults().getTypes());
+}

@@ -421,4 +421,46 @@ def NN_YieldOp : NN_Op<"yield", [Pure, Terminator,
   let builders = [OpBuilder<(ins), [{ /* nothing */ }]>];
 }
 
+def NN_PackOp : NN_Op<"pack", [Pure]> {
+  let summary = "The flattened concatenation of tensors (an arena)";
+  let description = [{
+    Made by kiln-fuse when it merges the same elementwise update of many
+    tensors (the optimizer step of every parameter) into one kernel over
+    their concatenation. The result is the row-major elements of each input
+    in turn; every input has a static shape and the result's element type.
+    kiln-plan-memory places the inputs back to back so that no copy is
+    made: parameters and optimizer state already are (the trainer keeps
+    them in one arena, runtime/Model.h), gradients are computed into their
+    place in the packed buffer.
+
+    ```mlir
+    %g = nn.pack %gw, %gb : tensor<10x64xf32>, tensor<10xf32> -> tensor<650xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<NN_Tensor>:$inputs);
+  let results = (outs NN_Tensor:$result);
+  let assemblyFormat = [{
+    $inputs attr-dict `:` type($inputs) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def NN_UnpackOp : NN_Op<"unpack", [Pure]> {
+  let summary = "Splits a 1-D tensor into tensors of static shapes";
+  let description = [{
+    The inverse of nn.pack: result i holds the elements that follow those
+    of results 0..i-1, in row-major order. A view: no data moves.
+
+    ```mlir
+    %w, %b = nn.unpack %p : tensor<650xf32> -> tensor<10x64xf32>, tensor<10xf32>
+    ```
+  }];
+  let arguments = (ins NN_Tensor:$input);
+  let results = (outs Variadic<NN_Tensor>:$results);
+  let assemblyFormat = [{
+    $input attr-dict `:` type($input) `->` type($results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // KILN_IR_NNOPS_TD

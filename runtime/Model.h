@@ -69,8 +69,13 @@ struct StepFunction {
   const TensorInfo *results;
   /// Runs the function on `batch` samples: args[i] and results[i] point at
   /// dense arrays of the shapes above (batch substituted). Results never
-  /// alias arguments. Returns 0, or nonzero after printing which kernel
-  /// failed and Halide's message (runtime/StepSupport.h).
+  /// alias arguments. The state arena: the arguments whose role is Param,
+  /// Buffer or OptState lie back to back in one array, in argument order,
+  /// each starting where the previous one ends; the results of those roles
+  /// likewise in a second array, in result order. The step program relies
+  /// on it to update every parameter with one kernel (see nn.pack).
+  /// Returns 0, or nonzero after printing which kernel failed and Halide's
+  /// message (runtime/StepSupport.h).
   int (*run)(int64_t batch, void *const *args, void *const *results);
   /// Its kernel calls in program order.
   int numCalls;
