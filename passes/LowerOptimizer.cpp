@@ -16,6 +16,12 @@
 // each updated parameter (`nn.param`) and state tensor in place of the
 // gradients.
 //
+// Order: state arguments are grouped by kind (every exp_avg, then every
+// exp_avg_sq), and the state results follow the order of the state
+// arguments, so each kind's tensors lie back to back in the trainer's state
+// arena (runtime/Model.h) and kiln-fuse can update all of them with one
+// kernel over their concatenation.
+//
 //===----------------------------------------------------------------------===//
 
 #include "ir/NNDialect.h"
@@ -179,13 +185,27 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
   Value t = appendArg(scalarType, builder.getNamedAttr(NNDialect::kStepAttr,
                                                        builder.getUnitAttr()));
 
-  // Gradients and the results that stay.
+  // Gradients and the results that stay: outputs first, then the new
+  // value of each state argument in argument order (stateResults).
   SmallVector<std::pair<BlockArgument, Value>> updates;
   SmallVector<Value> results;
   SmallVector<DictionaryAttr> resultAttrs;
+  DenseMap<BlockArgument, std::pair<Value, DictionaryAttr>> stateResults;
   for (unsigned i = 0; i < ret.getNumOperands(); ++i) {
     auto name = step.getResultAttrOfType<StringAttr>(i, NNDialect::kGradAttr);
     if (!name) {
+      // A buffer's new value (batch-norm statistics) is state too.
+      auto buffer =
+          step.getResultAttrOfType<StringAttr>(i, NNDialect::kBufferAttr);
+      BlockArgument arg;
+      for (BlockArgument a : body.getArguments())
+        if (buffer && argAttrs[a.getArgNumber()] &&
+            argAttrs[a.getArgNumber()].get(NNDialect::kBufferAttr) == buffer)
+          arg = a;
+      if (arg) {
+        stateResults[arg] = {ret.getOperand(i), step.getResultAttrDict(i)};
+        continue;
+      }
       results.push_back(ret.getOperand(i));
       resultAttrs.push_back(step.getResultAttrDict(i));
       continue;
@@ -196,6 +216,9 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
              << name.getValue() << "'";
     updates.emplace_back(it->second, ret.getOperand(i));
   }
+  llvm::sort(updates, [](auto &a, auto &b) {
+    return a.first.getArgNumber() < b.first.getArgNumber();
+  });
 
   // clip_grad_norm_: scale all gradients by min(1, max / (||g||_2 + 1e-6)).
   if (train.get("clip_grad_norm") && !updates.empty()) {
@@ -214,10 +237,12 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
   Value lr = scheduledLr(m, train.getAs<DictionaryAttr>("schedule"), lr0, s);
   double wd = getF64(optimizer, "weight_decay", 0);
 
-  auto addResult = [&](Value v, StringRef attrName, StringRef name) {
-    results.push_back(v);
-    resultAttrs.push_back(DictionaryAttr::get(
-        context, {builder.getNamedAttr(attrName, builder.getStringAttr(name))}));
+  auto addResult = [&](BlockArgument arg, Value v, StringRef attrName,
+                       StringRef name) {
+    stateResults[arg] = {
+        v, DictionaryAttr::get(context, {builder.getNamedAttr(
+                                            attrName,
+                                            builder.getStringAttr(name))})};
   };
   auto stateArg = [&](BlockArgument param, StringRef state) {
     std::string name =
@@ -231,8 +256,17 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
                                                builder.getStringAttr(name)));
     return std::make_pair(arg, name);
   };
+  // Adam's two state tensors per parameter, grouped by kind.
+  SmallVector<std::pair<Value, std::string>> expAvg, expAvgSq;
+  if (kind != "sgd") {
+    for (auto &update : updates)
+      expAvg.push_back(stateArg(update.first, "exp_avg"));
+    for (auto &update : updates)
+      expAvgSq.push_back(stateArg(update.first, "exp_avg_sq"));
+  }
 
-  for (auto &[param, grad] : updates) {
+  for (auto [index, update] : llvm::enumerate(updates)) {
+    auto [param, grad] = update;
     StringRef name = step.getArgAttrOfType<StringAttr>(param.getArgNumber(),
                                                        NNDialect::kParamAttr)
                          .getValue();
@@ -256,11 +290,12 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
           next = m.add(m.mul(first, g), m.mul(m.sub(m.c(1.0), first), next));
         }
         g = nesterov ? m.add(g, m.mul(m.c(momentum), next)) : next;
-        addResult(m.sub(p, m.mul(lr, g)), NNDialect::kParamAttr, name);
-        addResult(next, NNDialect::kOptStateAttr, bufName);
+        addResult(param, m.sub(p, m.mul(lr, g)), NNDialect::kParamAttr, name);
+        addResult(cast<BlockArgument>(buf), next, NNDialect::kOptStateAttr,
+                  bufName);
         continue;
       }
-      addResult(m.sub(p, m.mul(lr, g)), NNDialect::kParamAttr, name);
+      addResult(param, m.sub(p, m.mul(lr, g)), NNDialect::kParamAttr, name);
       continue;
     }
     // Adam / AdamW:
@@ -277,8 +312,8 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
       p = m.mul(p, m.sub(m.c(1.0), m.mul(lr, m.c(wd))));
     if (wd != 0 && kind == "adam")
       g = m.add(g, m.mul(m.c(wd), p));
-    auto [mArg, mName] = stateArg(param, "exp_avg");
-    auto [vArg, vName] = stateArg(param, "exp_avg_sq");
+    auto [mArg, mName] = expAvg[index];
+    auto [vArg, vName] = expAvgSq[index];
     Value mNext = m.add(m.mul(m.c(b1), mArg), m.mul(m.c(1 - b1), g));
     Value vNext = m.add(m.mul(m.c(b2), vArg), m.mul(m.c(1 - b2), m.mul(g, g)));
     // 1 - b^t as 1 - e^(t ln b): ln b is exact to f32 precision, while an
@@ -287,10 +322,19 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
     Value bc2 = m.sub(m.c(1.0), m.exp(m.mul(t, m.c(std::log(b2)))));
     Value denom = m.add(m.div(m.sqrt(vNext), m.sqrt(bc2)), m.c(eps));
     Value stepSize = m.div(lr, bc1);
-    addResult(m.sub(p, m.mul(stepSize, m.div(mNext, denom))),
+    addResult(param, m.sub(p, m.mul(stepSize, m.div(mNext, denom))),
               NNDialect::kParamAttr, name);
-    addResult(mNext, NNDialect::kOptStateAttr, mName);
-    addResult(vNext, NNDialect::kOptStateAttr, vName);
+    addResult(cast<BlockArgument>(mArg), mNext, NNDialect::kOptStateAttr,
+              mName);
+    addResult(cast<BlockArgument>(vArg), vNext, NNDialect::kOptStateAttr,
+              vName);
+  }
+  for (BlockArgument arg : body.getArguments()) {
+    auto it = stateResults.find(arg);
+    if (it == stateResults.end())
+      continue;
+    results.push_back(it->second.first);
+    resultAttrs.push_back(it->second.second);
   }
 
   ret->setOperands(results);
