@@ -62,11 +62,19 @@ bool flattenTypes(mlir::Operation *op,
     operands.push_back(llvm::cast<mlir::RankedTensorType>(v.getType()));
   for (mlir::Value v : op->getResults())
     results.push_back(llvm::cast<mlir::RankedTensorType>(v.getType()));
-  // A kernel op holds only elementwise ops (kiln-fuse), all of one result
-  // type; any number of results.
-  bool elementwise = llvm::isa<kiln::nn::KernelOp>(op) ||
-                     (isElementwise(op->getName().getStringRef()) &&
-                      results.size() == 1);
+  // A kernel of elementwise ops alone (kiln-fuse makes them all of one
+  // result type) may have any number of results.
+  bool elementwise;
+  if (auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(op))
+    elementwise = llvm::all_of(
+        kernel.getBody().front().without_terminator(),
+        [](mlir::Operation &inner) {
+          return llvm::isa<kiln::nn::ConstantOp>(inner) ||
+                 isElementwise(inner.getName().getStringRef());
+        });
+  else
+    elementwise = isElementwise(op->getName().getStringRef()) &&
+                  results.size() == 1;
   if (!elementwise || results.empty() || results[0].getRank() == 0)
     return false;
   for (mlir::RankedTensorType t : operands)
@@ -179,17 +187,36 @@ Tensor constantTensor(kiln::nn::ConstantOp constant) {
   return {f, {}, Halide::Float(32)};
 }
 
+/// The value whose Func `result`'s loop nest should compute in a kernel
+/// `body`: `result` followed through its epilogue, the chain of
+/// elementwise ops of its type that are each the only reader of the
+/// previous value, up to a value the kernel yields.
+mlir::Value epilogueEnd(mlir::Value result, mlir::Operation *yield) {
+  mlir::Value v = result;
+  while (!llvm::is_contained(yield->getOperands(), v) && v.hasOneUse()) {
+    mlir::Operation *user = *v.getUsers().begin();
+    if (user == yield || !isElementwise(user->getName().getStringRef()) ||
+        user->getResult(0).getType() != v.getType())
+      break;
+    v = user->getResult(0);
+  }
+  return v;
+}
+
 /// Lowers the body of an nn.kernel: each member op's rule on the Tensors of
-/// its operands, every intermediate inlined into the outputs (one copy
-/// Func per yielded value). Member shapes are flattened like the kernel's.
+/// its operands; the yielded values' Funcs are the outputs. Member shapes
+/// are flattened like the kernel's. Fills `fused` for the scheduler.
 mlir::LogicalResult lowerKernelBody(kiln::nn::KernelOp kernel,
                                     const std::vector<Tensor> &inputs,
                                     bool flattened, const Expr &dyn,
-                                    std::vector<Tensor> &outputs) {
+                                    std::vector<Tensor> &outputs,
+                                    FusedKernel &fused) {
   mlir::Block &body = kernel.getBody().front();
+  mlir::Operation *yield = body.getTerminator();
   llvm::DenseMap<mlir::Value, Tensor> values;
   for (auto [arg, input] : llvm::zip(body.getArguments(), inputs))
     values[arg] = input;
+  std::vector<OpLowering> stages;
   for (mlir::Operation &inner : body.without_terminator()) {
     if (auto constant = llvm::dyn_cast<kiln::nn::ConstantOp>(inner)) {
       values[constant.getResult()] = constantTensor(constant);
@@ -208,14 +235,49 @@ mlir::LogicalResult lowerKernelBody(kiln::nn::KernelOp kernel,
       return mlir::failure();
     for (auto [r, t] : llvm::zip(inner.getResults(), lowering.results))
       values[r] = t;
+    bool elementwise = isElementwise(inner.getName().getStringRef());
+    if (elementwise && lowering.results[0].rank() == 0)
+      fused.scalars.push_back(lowering.results[0].func);
+    else if (!elementwise)
+      stages.push_back(std::move(lowering));
   }
-  for (auto [i, v] : llvm::enumerate(body.getTerminator()->getOperands())) {
-    const Tensor &t = values[v];
-    Tensor out{Halide::Func("out" + std::to_string(i)), t.shape, t.type};
-    std::vector<Halide::Var> vars = makeVars(t.rank());
-    define(out.func, vars, t(std::vector<Expr>(vars.begin(), vars.end())));
-    outputs.push_back(out);
+
+  // A yielded value no other member reads is computed straight into its
+  // output. One that is read inside too gets an output of its own that
+  // copies (or recomputes) it: Halide assumes vector alignment when a
+  // pipeline reads back its own output buffer, and outputs may sit
+  // anywhere in the state arena.
+  mlir::OperandRange yielded = yield->getOperands();
+  llvm::DenseSet<mlir::Value> direct;
+  for (auto [i, v] : llvm::enumerate(yielded)) {
+    Tensor t = values[v];
+    bool readInside = llvm::any_of(
+        v.getUsers(), [&](mlir::Operation *u) { return u != yield; });
+    bool first = llvm::find(yielded, v) == yielded.begin() + i;
+    if (readInside || !first) {
+      Tensor copy{Halide::Func("out" + std::to_string(i)), t.shape, t.type};
+      std::vector<Halide::Var> vars = makeVars(t.rank());
+      define(copy.func, vars, t(std::vector<Expr>(vars.begin(), vars.end())));
+      t = copy;
+    } else {
+      direct.insert(v);
+    }
+    outputs.push_back(t);
   }
+
+  // Each stage computes its epilogue's last value, into an output or a
+  // buffer of the kernel's own; the other outputs are elementwise loops.
+  llvm::DenseSet<mlir::Value> computedByStage;
+  for (OpLowering &stage : stages) {
+    mlir::Value end = epilogueEnd(stage.op->getResult(0), yield);
+    stage.results[0] = values[end];
+    computedByStage.insert(end);
+    fused.internal.push_back(!direct.count(end));
+    fused.stages.push_back(std::move(stage));
+  }
+  for (auto [i, v] : llvm::enumerate(yielded))
+    if (!direct.count(v) || !computedByStage.count(v))
+      fused.elementwiseOutputs.push_back(outputs[i]);
   return mlir::success();
 }
 
@@ -242,10 +304,11 @@ kiln::codegen::buildKernelPipeline(mlir::Operation *op,
 
     std::vector<Tensor> outputs;
     OpLowering lowering{op, inputs, {}, {}, {}, {}, {}};
+    FusedKernel fusedSchedule;
     auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
     if (fused) {
       if (mlir::failed(lowerKernelBody(fused, inputs, kernel.flattened,
-                                       kernel.dyn, outputs)))
+                                       kernel.dyn, outputs, fusedSchedule)))
         return mlir::failure();
     } else {
       for (mlir::RankedTensorType type : resultTypes)
@@ -262,7 +325,7 @@ kiln::codegen::buildKernelPipeline(mlir::Operation *op,
       funcs.push_back(t.func);
     }
     if (fused)
-      scheduleFusedForCPU(outputs, target);
+      scheduleFusedForCPU(fusedSchedule, target);
     else
       scheduleForCPU(lowering, target);
     kernel.pipeline = Halide::Pipeline(funcs);

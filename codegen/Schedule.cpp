@@ -55,11 +55,16 @@ void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
     large = Expr();
   if (args.size() == 1) {
     if (large.defined()) {
-      Var o("o"), i("i");
+      // Vectors first, then chunks of whole vectors: the chunk loop's guard
+      // is a scalar test per vector. (Splitting into chunks first leaves the
+      // last chunk's loop running masked, all-lanes-off vector loads and
+      // stores past the end, which x86 cores execute very slowly.)
+      Var v("v"), lane("lane"), o("o"), i("i");
       f.specialize(large)
-          .split(inner, o, i, kElementwiseChunk, TailStrategy::GuardWithIf)
+          .split(inner, v, lane, vec, TailStrategy::GuardWithIf)
+          .split(v, o, i, kElementwiseChunk / vec, TailStrategy::GuardWithIf)
           .parallel(o)
-          .vectorize(i, vec, TailStrategy::GuardWithIf);
+          .vectorize(lane);
     }
     f.vectorize(inner, vec, TailStrategy::GuardWithIf);
     return;
@@ -189,9 +194,16 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
     scheduleElementwise(t.func, t.shape, vec);
 }
 
-void kiln::codegen::scheduleFusedForCPU(std::vector<Tensor> &outputs,
+void kiln::codegen::scheduleFusedForCPU(FusedKernel &kernel,
                                         const Halide::Target &target) {
   int vec = target.natural_vector_size(Halide::Float(32));
-  for (Tensor &t : outputs)
+  for (Func &f : kernel.scalars)
+    f.compute_root();
+  for (auto [stage, internal] : llvm::zip(kernel.stages, kernel.internal)) {
+    if (internal)
+      stage.results[0].func.compute_root();
+    scheduleForCPU(stage, target);
+  }
+  for (Tensor &t : kernel.elementwiseOutputs)
     scheduleElementwise(t.func, t.shape, vec);
 }

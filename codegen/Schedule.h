@@ -23,10 +23,24 @@ void scheduleForCPU(OpLowering &lowering, const Halide::Target &target);
 /// `vectorWidth` f32 lanes; false for any other op.
 bool scheduleConvolution(OpLowering &lowering, int vectorWidth);
 
-/// Schedules the outputs of a fused elementwise kernel (its members are
-/// inlined into them) for `target`.
-void scheduleFusedForCPU(std::vector<Tensor> &outputs,
-                         const Halide::Target &target);
+/// A lowered nn.kernel, for the scheduler. Elementwise members are inlined
+/// into whatever reads them; the rest each run one loop nest of their own.
+struct FusedKernel {
+  /// The anchors and stages, each with results[0] replaced by the Func its
+  /// loop nest computes: its own result, or the last value of its epilogue
+  /// (the elementwise ops after it, computed in its tiles).
+  std::vector<OpLowering> stages;
+  /// For each stage, whether that Func is internal to the kernel (stored in
+  /// a buffer of its own) rather than an output.
+  std::vector<bool> internal;
+  /// The outputs that elementwise ops compute from inputs and stages.
+  std::vector<Tensor> elementwiseOutputs;
+  /// Scalars the kernel recomputes (the learning rate): once per call.
+  std::vector<Halide::Func> scalars;
+};
+
+/// Schedules a fused kernel for `target`.
+void scheduleFusedForCPU(FusedKernel &kernel, const Halide::Target &target);
 
 } // namespace kiln::codegen
 

@@ -5,18 +5,18 @@
 // are named after their checkpoint names or SSA numbers, and the arena
 // offsets are written out as `B * a + c` bytes.
 //
-// Memory: intermediates live in arena slots planned by MemoryPlan.cpp
-// (reused once dead); a result the caller receives is computed straight
-// into the caller's array when nothing else claims it, and copied
-// otherwise.
+// Memory: this file only reads the plan kiln-plan-memory recorded
+// (passes/PlanMemory.h): each result's storage becomes the pointer of its
+// View (an arena offset, the caller's array, a view of an operand), a pack
+// copies the operands the plan lists, and a returned value is copied into
+// the caller's array unless it was computed there.
 //
 //===----------------------------------------------------------------------===//
 
 #include "codegen/StepProgram.h"
 
-#include "codegen/MemoryPlan.h"
-
 #include "ir/NNDialect.h"
+#include "passes/PlanMemory.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -24,12 +24,16 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 
 #include <cmath>
-#include <optional>
 
 using namespace kiln::codegen;
 using kiln::nn::NNDialect;
+using kiln::plan::bytesOf;
+using kiln::plan::elementBytes;
+using kiln::plan::Linear;
+using kiln::plan::Storage;
 using llvm::StringRef;
 
 namespace {
@@ -131,7 +135,20 @@ struct Info {
   mlir::RankedTensorType type;
   std::string init = "nullptr";
   bool frozen = false;
+  /// nn.layout (kiln-layout), empty when the tensor keeps PyTorch's layout.
+  llvm::SmallVector<int64_t> layout;
 };
+
+/// The nn.layout permutation in `attrs`, or none.
+llvm::SmallVector<int64_t> layoutOf(mlir::DictionaryAttr attrs) {
+  if (!attrs)
+    return {};
+  auto layout =
+      attrs.getAs<mlir::DenseI64ArrayAttr>(NNDialect::kLayoutAttr);
+  if (!layout)
+    return {};
+  return llvm::SmallVector<int64_t>(layout.asArrayRef());
+}
 
 mlir::FailureOr<Info> argumentInfo(mlir::func::FuncOp func, unsigned i) {
   Info info;
@@ -152,6 +169,7 @@ mlir::FailureOr<Info> argumentInfo(mlir::func::FuncOp func, unsigned i) {
   if (auto init = func.getArgAttr(i, NNDialect::kInitAttr))
     info.init = "R\"json(" + json(init) + ")json\"";
   info.frozen = static_cast<bool>(func.getArgAttr(i, NNDialect::kFrozenAttr));
+  info.layout = layoutOf(func.getArgAttrDict(i));
   return info;
 }
 
@@ -170,6 +188,7 @@ mlir::FailureOr<Info> resultInfo(mlir::func::FuncOp func, unsigned i) {
     return func.emitError("result ")
            << i << " of @" << func.getSymName()
            << " has no nn role; the trainer cannot use it";
+  info.layout = layoutOf(func.getResultAttrDict(i));
   return info;
 }
 
@@ -180,8 +199,13 @@ void writeInfo(const Info &info, llvm::raw_ostream &os) {
   llvm::interleaveComma(info.type.getShape(), os, [&](int64_t d) {
     os << (mlir::ShapedType::isDynamic(d) ? -1 : d);
   });
-  os << "}, " << info.init << ", " << (info.frozen ? "true" : "false")
-     << "},\n";
+  os << "}, " << info.init << ", " << (info.frozen ? "true" : "false");
+  if (!info.layout.empty()) {
+    os << ", true, {";
+    llvm::interleaveComma(info.layout, os);
+    os << "}";
+  }
+  os << "},\n";
 }
 
 /// Floating-point operations of `op` (2 per multiply-add of a GEMM or a
@@ -218,6 +242,74 @@ Linear flopsOf(mlir::Operation *op) {
                                   w.getDimSize(3));
 }
 
+/// The model ops a call of `op` computes: an nn.kernel's member ops
+/// (constants are data, not ops of the model), or `op` itself.
+llvm::SmallVector<mlir::Operation *> membersOf(mlir::Operation *op) {
+  auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(op);
+  if (!kernel)
+    return {op};
+  llvm::SmallVector<mlir::Operation *> members;
+  for (mlir::Operation &inner : kernel.getBody().front().without_terminator())
+    if (!llvm::isa<kiln::nn::ConstantOp>(inner))
+      members.push_back(&inner);
+  return members;
+}
+
+/// FLOPs of one call of `op` (flopsOf summed over a kernel's member ops, so
+/// a GEMM keeps its count when fused with its epilogue).
+Linear flopsOfCall(mlir::Operation *op) {
+  Linear flops;
+  for (mlir::Operation *member : membersOf(op))
+    flops = flops + flopsOf(member);
+  return flops;
+}
+
+/// The bytes a call of `op` reads and writes at the least: every operand
+/// and result once, linear in the batch.
+Linear bytesMovedBy(mlir::Operation *op) {
+  Linear bytes;
+  for (mlir::Value v : op->getOperands())
+    bytes = bytes + bytesOf(tensorType(v));
+  for (mlir::Value v : op->getResults())
+    bytes = bytes + bytesOf(tensorType(v));
+  return bytes;
+}
+
+/// The source ops of a call with their model lines, for profiles:
+/// "matmul+add+relu (mlp.kiln:7-8)". Locations may be wrapped in NameLoc
+/// or FusedLoc (autodiff and fusion make those); every FileLineColLoc
+/// inside counts.
+std::string sourceOf(mlir::Operation *op) {
+  llvm::SmallVector<mlir::Operation *> members = membersOf(op);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  StringRef file;
+  unsigned first = ~0u, last = 0;
+  llvm::interleave(
+      members, os,
+      [&](mlir::Operation *member) {
+        StringRef name = member->getName().getStringRef();
+        name.consume_front("nn.");
+        os << name;
+        member->getLoc()->walk([&](mlir::Location loc) {
+          if (auto line = llvm::dyn_cast<mlir::FileLineColLoc>(loc)) {
+            file = llvm::sys::path::filename(line.getFilename().getValue());
+            first = std::min(first, line.getLine());
+            last = std::max(last, line.getLine());
+          }
+          return mlir::WalkResult::advance();
+        });
+      },
+      "+");
+  if (last == 0)
+    return text;
+  os << " (" << file << ":" << first;
+  if (last != first)
+    os << "-" << last;
+  os << ")";
+  return text;
+}
+
 /// Emits one function: its TensorInfo tables and its C++ body.
 class FunctionEmitter {
 public:
@@ -231,7 +323,9 @@ public:
 
   std::string functionName() const { return prefix; }
   int numCalls() const { return calls; }
-  const MemoryPlan &memoryPlan() const { return *plan; }
+  /// The planned arena size, and the size with one slot per tensor.
+  Linear arenaBytes() const { return arena; }
+  Linear unplannedBytes() const { return unplanned; }
 
 private:
   mlir::LogicalResult emitTables();
@@ -240,6 +334,11 @@ private:
   /// Declares the View for value `v` over `storage`.
   void declare(mlir::Value v, const std::string &storage,
                llvm::raw_ostream &body);
+  /// The address `storage` names for a result of `op` (not a constant).
+  std::string address(mlir::Operation *op, const Storage &storage);
+  /// Copies the operands of `pack` that the plan lists into it.
+  void emitPackCopies(kiln::nn::PackOp pack, const Storage &storage,
+                      llvm::raw_ostream &body);
   std::string freshName(StringRef base);
 
   mlir::func::FuncOp func;
@@ -249,9 +348,7 @@ private:
   std::string prefix;
   llvm::DenseMap<mlir::Value, std::string> names;
   llvm::StringMap<int> used;
-  std::optional<MemoryPlan> plan;
-  /// For each value returned, the first result index that returns it.
-  llvm::DenseMap<mlir::Value, unsigned> resultSlot;
+  Linear arena, unplanned;
   int firstSite;
   int constants = 0;
   int calls = 0;
@@ -272,6 +369,48 @@ void FunctionEmitter::declare(mlir::Value v, const std::string &storage,
   std::string name = names[v];
   body << "  " << viewType(t) << " " << name << "(" << storage << ", "
        << typeConstant(t) << ", " << shapeList(t) << ");\n";
+}
+
+std::string FunctionEmitter::address(mlir::Operation *op,
+                                     const Storage &storage) {
+  std::string index = std::to_string(storage.index);
+  switch (storage.kind) {
+  case Storage::Kind::Arena:
+    return "arena + " + storage.offset.str();
+  case Storage::Kind::Result:
+  case Storage::Kind::StateResults:
+    return "results[" + index + "]";
+  case Storage::Kind::StateArgs:
+    return "args[" + index + "]";
+  case Storage::Kind::View: {
+    std::string base = names[op->getOperand(storage.index)] + ".data()";
+    if (storage.offset == Linear{})
+      return base;
+    return "static_cast<uint8_t *>(" + base + ") + " + storage.offset.str();
+  }
+  case Storage::Kind::Constant:
+    break;
+  }
+  assert(false && "constants are static data, not planned storage");
+  return "";
+}
+
+void FunctionEmitter::emitPackCopies(kiln::nn::PackOp pack,
+                                     const Storage &storage,
+                                     llvm::raw_ostream &body) {
+  // Operand j starts where operands 0..j-1 end (all have static shapes).
+  llvm::SmallVector<int64_t> offsets;
+  int64_t offset = 0;
+  for (mlir::Value v : pack.getInputs()) {
+    offsets.push_back(offset);
+    offset += bytesOf(tensorType(v)).fixed;
+  }
+  for (int64_t j : storage.copied) {
+    mlir::Value v = pack.getInputs()[j];
+    body << "  std::memcpy(static_cast<uint8_t *>(" << names[pack.getResult()]
+         << ".data()) + " << offsets[j] << ", " << names[v] << ".data(), "
+         << bytesOf(tensorType(v)).str() << ");\n";
+  }
 }
 
 mlir::LogicalResult FunctionEmitter::emitTables() {
@@ -362,33 +501,33 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
     emitConstant(op, body);
     return mlir::success();
   }
-  if (llvm::isa<kiln::nn::ReshapeOp>(op)) {
-    // Row-major data does not move: a view of the same storage.
-    declare(op->getResult(0), names[op->getOperand(0)] + ".data()", body);
-    return mlir::success();
+  for (mlir::OpResult r : op->getResults()) {
+    auto storage = kiln::plan::storageOf(r);
+    if (mlir::failed(storage))
+      return mlir::failure();
+    declare(r, address(op, *storage), body);
+    if (auto pack = llvm::dyn_cast<kiln::nn::PackOp>(op))
+      emitPackCopies(pack, *storage, body);
   }
+  // Reshape and unpack name bytes that are already there; a pack is a
+  // view or the copies above.
+  if (llvm::isa<kiln::nn::ReshapeOp, kiln::nn::UnpackOp, kiln::nn::PackOp>(op))
+    return mlir::success();
 
   auto kernel = kernels.get(op);
   if (mlir::failed(kernel))
     return mlir::failure();
-  for (mlir::Value r : op->getResults()) {
-    auto slot = resultSlot.find(r);
-    if (slot != resultSlot.end()) {
-      declare(r, "results[" + std::to_string(slot->second) + "]", body);
-      continue;
-    }
-    declare(r, "arena + " + plan->offsetOf(r).str(), body);
-  }
   bool flat = (*kernel)->flattened;
   std::string dyn =
       flat ? numelOf(tensorType(op->getResult(0))) : std::string("B");
-  Linear flops = flopsOf(op);
+  Linear flops = flopsOfCall(op), bytes = bytesMovedBy(op);
   llvm::raw_string_ostream table(callTable);
   auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
   table << "    {" << quoted((*kernel)->name) << ", "
         << quoted(fused ? fused.getName() : op->getName().getStringRef())
-        << ", " << flops.perBatch
-        << ", " << flops.fixed << "},\n";
+        << ", " << flops.perBatch << ", " << flops.fixed << ", "
+        << bytes.perBatch << ", " << bytes.fixed << ", "
+        << quoted(sourceOf(op)) << "},\n";
   body << "  KILN_RUN(" << firstSite + calls << ", " << (*kernel)->name
        << ", int32_t(" << dyn << ")";
   auto operand = [&](mlir::Value v) {
@@ -409,20 +548,13 @@ mlir::LogicalResult FunctionEmitter::emit() {
   if (mlir::failed(emitTables()))
     return mlir::failure();
 
-  auto ret = llvm::cast<mlir::func::ReturnOp>(
-      func.getBody().front().getTerminator());
-  // A returned value is computed straight into the caller's array, unless
-  // it is an argument, a constant, a view, or already returned elsewhere.
-  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    mlir::Operation *def = v.getDefiningOp();
-    if (def && needsKernel(def) && !resultSlot.count(v))
-      resultSlot[v] = i;
-  }
-
-  plan.emplace(func, [&](mlir::Value v) {
-    mlir::Operation *def = v.getDefiningOp();
-    return def && needsKernel(def) && !resultSlot.count(v);
-  });
+  auto planned = kiln::plan::plannedBytes(func, kiln::plan::kArenaBytesAttr);
+  auto oneSlotEach =
+      kiln::plan::plannedBytes(func, kiln::plan::kUnplannedBytesAttr);
+  if (mlir::failed(planned) || mlir::failed(oneSlotEach))
+    return mlir::failure();
+  arena = *planned;
+  unplanned = *oneSlotEach;
 
   std::string bodyText;
   llvm::raw_string_ostream body(bodyText);
@@ -434,21 +566,29 @@ mlir::LogicalResult FunctionEmitter::emit() {
     if (mlir::failed(emitOp(&op, body)))
       return mlir::failure();
   body << "\n";
+  // Every result not computed in the caller's array is copied there.
+  auto ret = llvm::cast<mlir::func::ReturnOp>(
+      func.getBody().front().getTerminator());
   for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
-    auto slot = resultSlot.find(v);
-    if (slot != resultSlot.end() && slot->second == i)
-      continue;
+    if (auto r = llvm::dyn_cast<mlir::OpResult>(v)) {
+      auto storage = kiln::plan::storageOf(r);
+      if (mlir::failed(storage))
+        return mlir::failure();
+      if (storage->kind == Storage::Kind::Result &&
+          storage->index == int64_t(i))
+        continue;
+    }
     body << "  std::memcpy(results[" << i << "], " << names[v] << ".data(), "
          << bytesOf(tensorType(v)).str() << ");\n";
   }
 
   os << "// @" << func.getSymName() << ": " << calls << " kernel calls, "
-     << "arena of " << plan->size().str() << " bytes (one slot per tensor: "
-     << plan->unplannedSize().str() << ").\n";
+     << "arena of " << arena.str() << " bytes (one slot per tensor: "
+     << unplanned.str() << ").\n";
   os << "int " << prefix << "(int64_t B, void *const *args, "
      << "void *const *results) {\n";
   os << "  static Arena storage;\n";
-  os << "  uint8_t *arena = storage.get(" << plan->size().str() << ");\n";
+  os << "  uint8_t *arena = storage.get(" << arena.str() << ");\n";
   os << "  (void)arena;\n";
   os << body.str();
   os << "  return 0;\n}\n\n";
@@ -462,12 +602,21 @@ std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
   for (mlir::BlockArgument arg : func.getArguments()) {
     if (!func.getArgAttr(arg.getArgNumber(), NNDialect::kTargetAttr))
       continue;
-    for (mlir::Operation *user : arg.getUsers()) {
-      if (llvm::isa<kiln::nn::CrossEntropyOp, kiln::nn::NllOp>(user))
-        return {"Multiclass",
-                tensorType(user->getOperand(0)).getDimSize(1)};
-      if (llvm::isa<kiln::nn::BceWithLogitsOp>(user))
-        return {"Binary", 2};
+    // The loss reading the target, inside a fused kernel or not.
+    llvm::SmallVector<mlir::Value> targets{arg};
+    while (!targets.empty()) {
+      mlir::Value target = targets.pop_back_val();
+      for (mlir::OpOperand &use : target.getUses()) {
+        mlir::Operation *user = use.getOwner();
+        if (auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(user))
+          targets.push_back(
+              kernel.getBody().getArgument(use.getOperandNumber()));
+        if (llvm::isa<kiln::nn::CrossEntropyOp, kiln::nn::NllOp>(user))
+          return {"Multiclass",
+                  tensorType(user->getOperand(0)).getDimSize(1)};
+        if (llvm::isa<kiln::nn::BceWithLogitsOp>(user))
+          return {"Binary", 2};
+      }
     }
   }
   return {"Regression", 0};
@@ -476,8 +625,7 @@ std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
 std::string stepInfo(const FunctionEmitter &e, mlir::func::FuncOp f) {
   std::string s, prefix = e.functionName();
   llvm::raw_string_ostream os(s);
-  Linear planned = e.memoryPlan().size(),
-         unplanned = e.memoryPlan().unplannedSize();
+  Linear planned = e.arenaBytes(), unplanned = e.unplannedBytes();
   os << "{" << f.getNumArguments() << ", " << prefix << "Args, "
      << f.getNumResults() << ", " << prefix << "Results, " << prefix << ", "
      << e.numCalls() << ", " << prefix << "Calls, {" << planned.perBatch

@@ -70,6 +70,23 @@ static LogicalResult verifyInit(Operation *op, DictionaryAttr init) {
   return success();
 }
 
+/// nn.layout (kiln-layout): a permutation of the dimensions of `type`.
+static LogicalResult verifyLayout(Operation *op, Attribute layout, Type type) {
+  auto perm = dyn_cast<DenseI64ArrayAttr>(layout);
+  auto tensor = dyn_cast_or_null<RankedTensorType>(type);
+  if (!perm || !tensor || int64_t(perm.size()) != tensor.getRank())
+    return op->emitError("'nn.layout' must be an array<i64> permuting the "
+                         "dimensions of ")
+           << type;
+  SmallVector<bool> seen(perm.size(), false);
+  for (int64_t d : perm.asArrayRef()) {
+    if (d < 0 || d >= tensor.getRank() || seen[d])
+      return op->emitError("'nn.layout' is not a permutation");
+    seen[d] = true;
+  }
+  return success();
+}
+
 LogicalResult NNDialect::verifyRegionArgAttribute(Operation *op,
                                                   unsigned regionIndex,
                                                   unsigned argIndex,
@@ -101,6 +118,8 @@ LogicalResult NNDialect::verifyRegionArgAttribute(Operation *op,
       return op->emitError("'") << name << "' must be a unit attribute";
     return success();
   }
+  if (name == kLayoutAttr)
+    return verifyLayout(op, attribute.getValue(), type);
   if (name == kInputAttr || name == kTargetAttr)
     return success();
   return op->emitError("unknown argument attribute '") << name << "'";
@@ -111,6 +130,9 @@ LogicalResult NNDialect::verifyRegionResultAttribute(Operation *op,
                                                      unsigned resultIndex,
                                                      NamedAttribute attribute) {
   StringRef name = attribute.getName().getValue();
+  if (name == kLayoutAttr)
+    return verifyLayout(op, attribute.getValue(),
+                        getInterfaceType(op, resultIndex, /*isResult=*/true));
   if (name != kOutputAttr && name != kBufferAttr && name != kGradAttr &&
       name != kParamAttr && name != kOptStateAttr)
     return op->emitError("unknown result attribute '") << name << "'";

@@ -43,6 +43,7 @@ def NN_Dialect : Dialect {
     static constexpr llvm::StringLiteral kGradAttr = "nn.grad";
     static constexpr llvm::StringLiteral kStepAttr = "nn.step";
     static constexpr llvm::StringLiteral kOptStateAttr = "nn.opt_state";
+    static constexpr llvm::StringLiteral kLayoutAttr = "nn.layout";
   }];
 }
 

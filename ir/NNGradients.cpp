@@ -139,7 +139,10 @@ SmallVector<Value> AbsOp::buildGradients(OpBuilder &b, ArrayRef<Value> g) {
 
 // d/dx max(x, 0) = x > 0 (0 at 0, as PyTorch)
 SmallVector<Value> ReluOp::buildGradients(OpBuilder &b, ArrayRef<Value> g) {
-  return {b.create<ReluGradOp>(getLoc(), g[0], getInput())};
+  // relu(x) > 0 exactly where x > 0: masking with the output keeps only the
+  // activation alive for backward, not the pre-activation too (and the
+  // forward GEMM's epilogue then has one result).
+  return {b.create<ReluGradOp>(getLoc(), g[0], getResult())};
 }
 
 // d/dx sigmoid(x) = y (1 - y)

@@ -104,38 +104,94 @@ def LowerOptimizer : Pass<"kiln-lower-optimizer", "mlir::ModuleOp"> {
   }];
 }
 
-def Fuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
-  let summary = "Group elementwise ops into nn.kernel regions, one kernel each";
+def Layout : Pass<"kiln-layout", "mlir::ModuleOp"> {
+  let summary = "Store GEMM weights in the layout the CPU GEMM wants";
   let description = [{
-    Greedily, in program order, puts each elementwise op (FusionPolicy.h)
-    into the group of an operand's producer that computes the same result
-    type, merging groups an op connects; each group of two or more ops
-    becomes one `nn.kernel` at the place of its last op, with the values
-    used outside it as results. Scalar splat constants are copied into the
-    kernel. A merge is refused when a value of the group has a user outside
-    it that comes before the group's last op (the kernel could not be placed
-    before that user), which also rules out cycles. The Adam update of a
-    parameter, a bias add with its activation, an activation gradient with
-    its mask become one kernel each.
+    Chooses for each parameter of @train_step / @eval_step the layout its
+    kernels want (Layout.cpp's `storedPermutation`: a rank-2 weight that a
+    matmul reads as its transposed B operand is stored transposed, since
+    the CPU GEMM reads a plain B in place but repacks a transposed one on
+    every call). The parameter's arguments, its optimizer state and the
+    matching results take the permuted type and `nn.layout`, the
+    permutation back to PyTorch's layout (docs/ir.md); both functions agree
+    on it. A transpose back to the canonical value is inserted at the top
+    and one into the stored layout before the return, then propagated by
+    patterns: a transpose of a matmul operand flips its transpose_a/b flag,
+    a transpose of a matmul swaps its operands ((AB)^T = B^T A^T), a
+    transpose of an elementwise op moves onto its operands, and
+    transpose(transpose(x)) composes and vanishes. Values are unchanged;
+    the runtime permutes state on checkpoint load and save.
 
     Before:
     ```mlir
+    func.func @eval_step(%x: tensor<?x4xf32>, %w: tensor<8x4xf32> {nn.param = "fc.weight"}) ...
+      %0 = nn.matmul %x, %w {transpose_b} : tensor<?x4xf32>, tensor<8x4xf32> -> tensor<?x8xf32>
+    ```
+    After:
+    ```mlir
+    func.func @eval_step(%x: tensor<?x4xf32>, %w: tensor<4x8xf32> {nn.layout = array<i64: 1, 0>, nn.param = "fc.weight"}) ...
+      %0 = nn.matmul %x, %w : tensor<?x4xf32>, tensor<4x8xf32> -> tensor<?x8xf32>
+    ```
+    Limits: only rank-2 GEMM weights move; a transpose stays where a value
+    is needed in both layouts (a weight also read by a reduction, a
+    gradient also clipped) or meets a broadcasting op, reshape or
+    reduction. Convolution weights and activations keep NCHW/OIHW (NHWC
+    or channel-blocked convolution layouts are not chosen yet). The
+    gradient of a moved weight becomes `x^T g` and the input gradient
+    `g W^T` in the stored layout, so the backward pass has one transposed
+    B operand per layer instead of the forward pass.
+  }];
+  let statistics = [
+    Statistic<"numRelaid", "num-relaid",
+              "Number of arguments stored in another layout">,
+    Statistic<"numTransposesLeft", "num-transposes-left",
+              "Number of nn.transpose ops left after propagation">,
+  ];
+}
+
+def Fuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
+  let summary = "Group ops into nn.kernel regions, one kernel each";
+  let description = [{
+    The roles and limits come from passes/FusionPolicy.h. Vertical fusion,
+    greedily in program order: a GEMM or convolution (anchor) starts a
+    group; an elementwise op or a stage (reduction, loss, pooling) joins
+    the groups of its operands' producers, merging the groups it connects,
+    unless that would put two anchors in one kernel, exceed the policy's
+    limits, or leave a value of the group used before the group's last op
+    (the kernel could not be placed there; this also rules out cycles). An
+    elementwise op joins only a kernel computing an operand of its own
+    result type (it never widens a value). Each group of two or more ops
+    becomes one `nn.kernel` at the place of its last op, with the values
+    used outside it as results. Scalar constants and scalars computed from
+    scalars (learning rate, bias corrections) are copied into every kernel
+    that reads them instead of being kernels of their own.
+
+    Horizontal fusion: kernels of elementwise ops that compute the same
+    function of tensors of different shapes, with the same scalar inputs,
+    and whose results are only returned (the optimizer update of each
+    parameter) become one kernel over the `nn.pack` of their operands,
+    its results `nn.unpack`ed. With kiln-plan-memory the packs are views
+    of the trainer's state arena and of the gradients computed into place.
+
+    Before:
+    ```mlir
+    %0 = nn.matmul %x, %w {transpose_b} : tensor<?x4xf32>, tensor<8x4xf32> -> tensor<?x8xf32>
     %1 = nn.add %0, %b : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
     %2 = nn.relu %1 : tensor<?x8xf32>
     ```
     After:
     ```mlir
-    %2 = nn.kernel "add_relu" (%0, %b : tensor<?x8xf32>, tensor<8xf32>)
-        -> (tensor<?x8xf32>) {
-    ^bb0(%x: tensor<?x8xf32>, %y: tensor<8xf32>):
-      %1 = nn.add %x, %y : tensor<?x8xf32>, tensor<8xf32> -> tensor<?x8xf32>
+    %2 = nn.kernel "matmul_add_relu" (%x, %w, %b : ...) -> (tensor<?x8xf32>) {
+    ^bb0(%a: tensor<?x4xf32>, %c: tensor<8x4xf32>, %d: tensor<8xf32>):
+      %0 = nn.matmul %a, %c {transpose_b} : ...
+      %1 = nn.add %0, %d : ...
       %2 = nn.relu %1 : tensor<?x8xf32>
       nn.yield %2 : tensor<?x8xf32>
     }
     ```
-    Does not fuse across reductions, GEMMs or convolutions (their
-    epilogues are not yet kernel members), nor ops of different result
-    types (a scalar chain stays apart from the tensor chain it feeds).
+    Codegen computes the add and relu in the GEMM's register tiles (the
+    epilogue); a softmax cross-entropy, its gradient and the bias gradient
+    of the last layer become stages of that layer's kernel.
   }];
   let options = [
     Option<"explain", "explain", "bool", /*default=*/"false",
@@ -145,7 +201,65 @@ def Fuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
   ];
   let statistics = [
     Statistic<"numKernels", "num-kernels", "Number of nn.kernel ops built">,
+    Statistic<"numMerged", "num-merged",
+              "Number of kernels merged into a sibling over packed operands">,
     Statistic<"numFused", "num-fused", "Number of ops moved into kernels">,
+  ];
+}
+
+def PlanMemory : Pass<"kiln-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Decide where every tensor of each function lives: arena "
+                "slots, views, in-place updates, the caller's arrays";
+  let description = [{
+    Plans every function (codegen needs @train_step and @eval_step) and
+    records the plan as attributes (docs/ir.md, "Memory plan"); no op
+    changes. Each op gets `kiln.storage`, one dictionary per result:
+
+    - a kernel result the caller receives is computed into its array
+      (`result = k`); one that an `nn.unpack` splits into values returned
+      as consecutive state results is computed into the first of them
+      (`state_results = k`), the state arena contract of runtime/Model.h
+      guaranteeing that the rest follow;
+    - `nn.reshape` and `nn.unpack` results are views of their operand
+      (`view = 0, offset`); an `nn.pack` of consecutive state arguments is
+      a view of the first (`state_args = n`);
+    - every other kernel result, and every other pack, gets an arena slot
+      (`arena = array<i64: perBatch, fixed>`, bytes linear in the batch B).
+      Slots are first fit in program order and reused once every value in
+      them (views included) is dead. A pointwise kernel (elementwise ops
+      over one shape, scalars aside) writes a result over an operand of the
+      same size that dies there. A pack's operands that are kernel results
+      (or reshapes of one) packed nowhere else, at an offset in the pack
+      that keeps them 64-byte aligned, are computed inside the pack's slot,
+      which lives from the first of them on; the others are copied in
+      (`copy = array<i64: operand indices>`).
+
+    Functions get `kiln.arena_bytes` (the planned arena) and
+    `kiln.unplanned_bytes` (one slot per arena tensor, for comparison).
+
+    Before:
+    ```mlir
+    %0 = nn.matmul %x, %w : tensor<?x16xf32>, tensor<16x16xf32> -> tensor<?x16xf32>
+    %1 = nn.relu %0 : tensor<?x16xf32>
+    ```
+    After (each op's `kiln.storage` shown as a comment; %1 is written
+    over %0, which dies there, and the arena is 64 bytes a sample):
+    ```mlir
+    %0 = nn.matmul %x, %w ...  // {arena = array<i64: 0, 0>}
+    %1 = nn.relu %0 ...        // {arena = array<i64: 0, 0>}
+    ```
+    Limits: a freed slot is reused whole, never split or merged, which
+    keeps every offset linear in B but wastes the difference when a small
+    tensor takes a large slot. Only single-block functions are planned,
+    with at most one dynamic (batch) dimension per tensor. In-place
+    updates need the operand's whole slot (not a view into a pack).
+  }];
+  let statistics = [
+    Statistic<"numInPlace", "num-in-place",
+              "Results written over an operand that dies at their op">,
+    Statistic<"numPacked", "num-packed",
+              "Pack operands computed in place inside the pack">,
+    Statistic<"numCopied", "num-copied", "Pack operands copied into the pack">,
   ];
 }
 

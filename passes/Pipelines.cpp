@@ -35,7 +35,15 @@ void kiln::buildTrainPipeline(mlir::OpPassManager &pm) {
 void kiln::buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse,
                                 bool explainFusion) {
   buildTrainPipeline(pm);
+  // GEMM weights (with their optimizer state) are stored in the layout the
+  // GEMM reads without repacking, marked nn.layout; no transpose is left
+  // between a weight and its forward matmul. Runs with --no-fusion too, so
+  // that flag measures fusion alone.
+  pm.addPass(createLayout());
   // Elementwise chains are nn.kernel ops, one Halide pipeline each.
   if (fuse)
     pm.addPass(createFuse(FuseOptions{explainFusion}));
+  // Last: every op result carries its storage (an arena slot, a view, the
+  // caller's array) and every function its arena size; codegen reads them.
+  pm.addPass(createPlanMemory());
 }

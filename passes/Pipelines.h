@@ -22,7 +22,8 @@ void buildFrontendPipeline(mlir::OpPassManager &pm);
 void buildTrainPipeline(mlir::OpPassManager &pm);
 
 /// The train pipeline, then what code generation wants: with `fuse`,
-/// kiln-fuse (reporting its decisions as remarks with `explainFusion`).
+/// kiln-fuse (reporting its decisions as remarks with `explainFusion`),
+/// and last kiln-plan-memory.
 void buildCodegenPipeline(mlir::OpPassManager &pm, bool fuse,
                           bool explainFusion = false);
 

@@ -56,6 +56,59 @@ std::string kiln::rt::formatShape(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+std::vector<int64_t> kiln::rt::canonicalShape(const TensorInfo &info) {
+  std::vector<int64_t> stored = concreteShape(info, 1);
+  if (!info.permuted)
+    return stored;
+  std::vector<int64_t> shape(stored.size());
+  for (size_t d = 0; d < shape.size(); ++d)
+    shape[d] = stored[info.layout[d]];
+  return shape;
+}
+
+/// Calls visit(canonicalIndex, storedIndex) for every element of `info`,
+/// canonical indices in order.
+template <typename Visit>
+static void forEachElement(const TensorInfo &info, Visit visit) {
+  std::vector<int64_t> stored = concreteShape(info, 1);
+  int64_t n = elementCount(info, 1);
+  if (!info.permuted) {
+    for (int64_t k = 0; k < n; ++k)
+      visit(k, k);
+    return;
+  }
+  int rank = info.rank;
+  // strides[d]: how far the stored index moves per step of canonical
+  // dimension d.
+  std::vector<int64_t> storedStrides(rank, 1), strides(rank);
+  for (int d = rank - 2; d >= 0; --d)
+    storedStrides[d] = storedStrides[d + 1] * stored[d + 1];
+  std::vector<int64_t> shape = canonicalShape(info), index(rank, 0);
+  for (int d = 0; d < rank; ++d)
+    strides[d] = storedStrides[info.layout[d]];
+  int64_t at = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    visit(k, at);
+    for (int d = rank - 1; d >= 0; --d) {
+      at += strides[d];
+      if (++index[d] < shape[d])
+        break;
+      at -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+void kiln::rt::toStoredLayout(const TensorInfo &info, const float *canonical,
+                              float *stored) {
+  forEachElement(info, [&](int64_t c, int64_t s) { stored[s] = canonical[c]; });
+}
+
+void kiln::rt::toCanonicalLayout(const TensorInfo &info, const float *stored,
+                                 float *canonical) {
+  forEachElement(info, [&](int64_t c, int64_t s) { canonical[c] = stored[s]; });
+}
+
 StateTensor *TrainState::find(std::string_view name) {
   for (StateTensor &t : tensors)
     if (name == t.info->name)
@@ -95,24 +148,32 @@ bool kiln::rt::initialState(const Model &model, uint64_t seed,
     if (info.role != Role::Param && info.role != Role::Buffer &&
         info.role != Role::OptState)
       continue;
-    StateTensor t{&info, std::vector<float>(elementCount(info, 1), 0.0f)};
-    if (info.role != Role::OptState) {
-      if (!info.init)
-        return error = "the model gives no initializer for '" +
-                       std::string(info.name) + "'",
-               false;
-      JsonValue json;
-      InitSpec spec;
-      std::string why;
-      if (!parseInit(info.init, json, spec, why) ||
-          !initialize(spec, info.name, seed, t.values.data(),
-                      int64_t(t.values.size())))
-        return error = "unknown initializer " + std::string(info.init) +
-                       " of '" + info.name + "'" +
-                       (why.empty() ? "" : ": " + why),
-               false;
-    }
-    fresh.tensors.push_back(std::move(t));
+    size_t count = size_t(elementCount(info, 1));
+    fresh.tensors.push_back({&info, fresh.arena.size(), count});
+    fresh.arena.resize(fresh.arena.size() + count, 0.0f);
+  }
+  for (const StateTensor &t : fresh.tensors) {
+    const TensorInfo &info = *t.info;
+    if (info.role == Role::OptState)
+      continue;
+    if (!info.init)
+      return error = "the model gives no initializer for '" +
+                     std::string(info.name) + "'",
+             false;
+    // Drawn in the canonical order, so a permuted parameter starts from
+    // exactly the values it would have in PyTorch's layout.
+    JsonValue json;
+    InitSpec spec;
+    std::string why;
+    std::vector<float> canonical(t.count);
+    if (!parseInit(info.init, json, spec, why) ||
+        !initialize(spec, info.name, seed, canonical.data(),
+                    int64_t(canonical.size())))
+      return error = "unknown initializer " + std::string(info.init) +
+                     " of '" + info.name + "'" +
+                     (why.empty() ? "" : ": " + why),
+             false;
+    toStoredLayout(info, canonical.data(), fresh.values(t).data());
   }
   state = std::move(fresh);
   return true;
@@ -192,13 +253,16 @@ static std::map<std::string, std::string> metadataOf(const Model &model,
   return m;
 }
 
-static StoredTensor toStored(const StateTensor &t) {
+/// `t` of `state` in the canonical layout, as checkpoints hold it.
+static StoredTensor toStored(const TrainState &state, const StateTensor &t) {
   StoredTensor s;
   s.dtype = DType::F32;
-  s.shape = concreteShape(*t.info, 1);
-  s.bytes.resize(t.values.size() * sizeof(float));
-  if (!t.values.empty())
-    std::memcpy(s.bytes.data(), t.values.data(), s.bytes.size());
+  s.shape = canonicalShape(*t.info);
+  s.bytes.resize(t.count * sizeof(float));
+  std::vector<float> canonical(t.count);
+  toCanonicalLayout(*t.info, state.values(t).data(), canonical.data());
+  if (t.count)
+    std::memcpy(s.bytes.data(), canonical.data(), s.bytes.size());
   return s;
 }
 
@@ -214,10 +278,10 @@ bool kiln::rt::saveCheckpoint(const std::string &path, const Model &model,
   for (const StateTensor &t : state.tensors) {
     std::string name = t.info->name;
     if (t.info->role == Role::OptState) {
-      optimizer.tensors[name] = toStored(t);
+      optimizer.tensors[name] = toStored(state, t);
       continue;
     }
-    weights.tensors[name] = toStored(t);
+    weights.tensors[name] = toStored(state, t);
     if (t.info->role == Role::Buffer && endsWith(name, kRunningMean))
       weights.tensors[name.substr(0, name.size() - kRunningMean.size()) +
                       std::string(kBatchesTracked)] =
@@ -250,7 +314,7 @@ static bool takeTensors(const std::string &path, const SafetensorsFile &file,
                      "' (is it a checkpoint of another model?)",
              false;
     const StoredTensor &stored = it->second;
-    std::vector<int64_t> expected = concreteShape(*t.info, 1);
+    std::vector<int64_t> expected = canonicalShape(*t.info);
     if (stored.shape != expected)
       return error = path + ": '" + t.info->name + "' has shape " +
                      formatShape(stored.shape) + "; the model expects " +
@@ -261,8 +325,8 @@ static bool takeTensors(const std::string &path, const SafetensorsFile &file,
                      "' holds integers (I64); the model expects F32 or F64",
              false;
     std::vector<double> values = stored.toDoubles();
-    for (size_t i = 0; i < values.size(); ++i)
-      t.values[i] = float(values[i]);
+    std::vector<float> canonical(values.begin(), values.end());
+    toStoredLayout(*t.info, canonical.data(), state.values(t).data());
   }
   for (const auto &[name, stored] : file.tensors) {
     StateTensor *t = state.find(name);

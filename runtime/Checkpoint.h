@@ -11,7 +11,9 @@
 // temporary file in the same directory, synced and renamed over the old
 // one, so a crash leaves the old or the new file, never a torn one. Loading
 // checks every name, dtype and shape, reports the first problem naming the
-// file, and leaves the state untouched when it fails.
+// file, and leaves the state untouched when it fails. In memory the state
+// is one arena in the step functions' layouts (TensorInfo::layout); files
+// and initializers always see PyTorch's layout, permuted at the boundary.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +26,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace kiln::rt {
@@ -37,16 +40,50 @@ int64_t elementCount(const TensorInfo &info, int64_t batch);
 /// `shape` written as PyTorch prints it: "[64, 784]".
 std::string formatShape(const std::vector<int64_t> &shape);
 
-/// One tensor of the training state.
+/// The shape of the parameter, buffer or optimizer state `info` as
+/// checkpoints hold it: PyTorch's, with TensorInfo::layout undone.
+std::vector<int64_t> canonicalShape(const TensorInfo &info);
+
+/// Copies the batch-less tensor `info` from the canonical layout into the
+/// layout the step functions use (the same when `info` is not permuted).
+void toStoredLayout(const TensorInfo &info, const float *canonical,
+                    float *stored);
+
+/// The inverse of toStoredLayout.
+void toCanonicalLayout(const TensorInfo &info, const float *stored,
+                       float *canonical);
+
+/// A run of elements owned elsewhere (C++17 has no std::span).
+template <typename T> struct Span {
+  T *first = nullptr;
+  size_t count = 0;
+
+  T *data() const { return first; }
+  size_t size() const { return count; }
+  T *begin() const { return first; }
+  T *end() const { return first + count; }
+  T &operator[](size_t k) const { return first[k]; }
+  std::vector<std::remove_const_t<T>> toVector() const {
+    return {begin(), end()};
+  }
+};
+
+/// One tensor of the training state: a view into TrainState::arena, in the
+/// layout the step functions use.
 struct StateTensor {
   const TensorInfo *info; ///< the train_step argument it feeds
-  std::vector<float> values;
+  size_t offset;          ///< its first element in the arena
+  size_t count;           ///< its element count
 };
 
 /// Everything a run needs to continue exactly where it stopped.
 struct TrainState {
-  /// train_step's Param, Buffer and OptState arguments, in argument order.
+  /// train_step's Param, Buffer and OptState arguments, in argument order,
+  /// back to back in `arena` (Model.h's state arena, which a step function
+  /// reads in place). Offsets rather than pointers, so a copy is a state of
+  /// its own.
   std::vector<StateTensor> tensors;
+  std::vector<float> arena;
   int64_t step = 0;  ///< optimizer steps taken
   int64_t epoch = 0; ///< epochs completed
   int64_t batch = 0; ///< batches done of epoch `epoch` (0-based)
@@ -57,6 +94,13 @@ struct TrainState {
 
   /// The tensor named `name`, or null.
   StateTensor *find(std::string_view name);
+  /// The values of `t`, one of `tensors`.
+  Span<float> values(const StateTensor &t) {
+    return {arena.data() + t.offset, t.count};
+  }
+  Span<const float> values(const StateTensor &t) const {
+    return {arena.data() + t.offset, t.count};
+  }
 };
 
 /// Builds the state of a fresh run of `model`: parameters and buffers from

@@ -8,7 +8,8 @@
 // data) only talks to a model through this header, so it never depends on
 // what a particular model computes.
 //
-// Tensors cross this interface as dense row-major arrays (PyTorch's layout);
+// Tensors cross this interface as dense row-major arrays, in PyTorch's
+// layout unless TensorInfo::permuted says the compiler chose another one;
 // the batch dimension is written -1 in shapes and fixed per call.
 //
 //===----------------------------------------------------------------------===//
@@ -50,15 +51,29 @@ struct TensorInfo {
   /// {"kind":"uniform","low":-0.1,"high":0.1}; nullptr otherwise.
   const char *init;
   bool frozen; ///< nn.frozen parameters are arguments but never results
+  /// nn.layout (set by kiln-layout): the array holds the tensor permuted into
+  /// the layout its kernels want, and `shape` is that stored shape; the
+  /// canonical (PyTorch) tensor is transpose(stored, layout), i.e. canonical
+  /// dimension d is stored dimension layout[d]. Checkpoints, initializers
+  /// and the steps command use the canonical layout (runtime/Checkpoint.h
+  /// permutes on the way). False for every tensor kept as PyTorch lays it out.
+  bool permuted;
+  int layout[kMaxRank];
 };
 
-/// One kernel call of a step function, for profiles.
+/// One kernel call of a step function, for profiles and `trainer bench`.
 struct KernelCall {
   const char *kernel; ///< the kernel's symbol
   const char *op;     ///< the nn op it computes ("nn.matmul")
   /// Floating-point operations of one call: flopsPerSample * batch + flops
   /// (counted for GEMMs and convolutions; 0 for the rest).
   int64_t flopsPerSample, flops;
+  /// Bytes of every operand and result of one call, bytesPerSample * batch +
+  /// bytes: the traffic the call cannot avoid (each read and written once),
+  /// the x axis of a roofline.
+  int64_t bytesPerSample, bytes;
+  /// The source ops and their model lines: "matmul+add+relu (mlp.kiln:6-7)".
+  const char *source;
 };
 
 /// One compiled function (train_step or eval_step).

@@ -101,14 +101,28 @@ const CommandSpec kCommands[] = {
       kThreads},
      runSteps},
     {"bench",
-     "Times training steps (one train_step call each) on random data and "
-     "prints the median and minimum; --profile adds the time of every "
-     "kernel call.",
+     "Times training steps (one train_step call each) on random data, then "
+     "every kernel call of the step, and prints the median and minimum "
+     "times, GFLOP/s, GB/s and the fraction of the machine's roofline "
+     "(measured at the start unless --peak-gflops and --peak-gbs give it).",
      {kBatch,
-      {"steps", "N", "steps to time (100)", nullptr},
+      {"steps", "N", "steps to time, and as many again per kernel (100)",
+       nullptr},
       {"warmup", "N", "untimed steps first (10)", nullptr},
       kThreads,
-      {"profile", "", "then time each kernel call", nullptr}},
+      {"peak-gflops", "X", "the roofline's compute peak instead of measuring it",
+       nullptr},
+      {"peak-gbs", "Y", "the roofline's bandwidth instead of measuring it",
+       nullptr},
+      {"json", "FILE", "write the report as JSON (docs/trainer.md)", nullptr},
+      {"html", "FILE", "write the report as one HTML page with SVG charts",
+       nullptr},
+      {"baseline", "FILE",
+       "the --json report of this model's --no-fusion trainer, to compare "
+       "with side by side (kiln bench passes it)",
+       nullptr},
+      {"profile", "", "accepted for older scripts: kernels are always timed",
+       nullptr}},
      runBench},
     {"info",
      "Prints the model: its source, target, task, the arguments and results "

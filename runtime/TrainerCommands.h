@@ -59,26 +59,41 @@ double jsonNumber(const JsonValue &object, const char *key, double otherwise);
 /// Calls setKernelThreads when --threads was given.
 bool applyThreads(const Options &options, std::string &error);
 
-/// One array of a step call: f32 or i64 storage for up to the bound batch.
+/// One array of a step call: f32 or i64 storage for up to the bound batch,
+/// or, for a Param, Buffer or OptState, a place in a state arena.
 struct StepArray {
   const TensorInfo *info = nullptr;
   std::vector<float> f;
   std::vector<int64_t> i;
   StateTensor *state = nullptr; ///< the state it reads or updates, if any
+  /// State arrays: the arena holding them (the state's, or the call's
+  /// result arena) and where in it they start. The arena is named rather
+  /// than pointed into because commit() swaps arenas.
+  std::vector<float> *arena = nullptr;
+  size_t offset = 0;
+
   void *data() {
+    if (arena)
+      return arena->data() + offset;
     return info->type == ElemType::F32 ? static_cast<void *>(f.data())
                                        : static_cast<void *>(i.data());
   }
 };
 
-/// A step function bound to the training state: Param, Buffer and OptState
-/// arguments read the state directly, every other argument and every result
-/// has its own storage for up to `maxBatch` samples.
+/// A step function bound to the training state, laid out as Model.h's state
+/// arena contract asks: its Param, Buffer and OptState arguments read the
+/// state's arena in place (or a gathered copy, when the function takes a
+/// subset of the state that is not one contiguous run), its results of
+/// those roles are written back to back into a result arena of the call,
+/// and every other argument and result has its own storage for up to
+/// `maxBatch` samples. The state itself changes only in commit().
 class StepCall {
 public:
   /// Binds `fn` to `state`, which must hold every Param, Buffer and
   /// OptState the function names (it does for its own model's state).
   StepCall(const StepFunction &fn, TrainState &state, int64_t maxBatch);
+  StepCall(const StepCall &) = delete;
+  StepCall &operator=(const StepCall &) = delete;
 
   /// The Input argument's storage, and the Target's as labels or targets
   /// (null when the function has no such argument or type).
@@ -91,8 +106,12 @@ public:
   /// Runs the function on `batch` samples; false with `error` set when a
   /// kernel fails.
   bool run(int64_t batch, std::string &error);
-  /// Moves each updated Param, Buffer and OptState result into the state.
+  /// Makes each updated Param, Buffer and OptState result the state: by
+  /// swapping the two arenas when the results are the whole state in its
+  /// order (train_step without frozen parameters), else by copying each.
   void commit();
+  /// Whether commit() swaps arenas rather than copying.
+  bool commitSwaps() const { return swaps; }
   /// The "loss" output of the last run (NaN when there is none).
   double loss() const;
   /// The "predict" output, or null.
@@ -102,6 +121,12 @@ public:
 
 private:
   const StepFunction &fn;
+  TrainState &state;
+  /// The state results, back to back in result order.
+  std::vector<float> resultArena;
+  /// The state arguments when they are not one run of the state's arena.
+  std::vector<float> gathered;
+  bool swaps = false;
 };
 
 /// How a batch's predictions score against its labels or targets.

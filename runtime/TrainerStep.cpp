@@ -23,15 +23,15 @@ static bool isState(Role role) {
   return role == Role::Param || role == Role::Buffer || role == Role::OptState;
 }
 
-/// The storage of one array of `info` for up to `maxBatch` samples, or the
-/// state tensor it reads.
+/// One array of `info` bound to the state tensor of its name, or with its
+/// own storage for up to `maxBatch` samples when it is not state.
 static StepArray makeArray(const TensorInfo &info, TrainState &state,
-                           int64_t maxBatch, bool useState) {
+                           int64_t maxBatch) {
   StepArray a;
   a.info = &info;
   if (isState(info.role))
     a.state = state.find(info.name);
-  if (useState && a.state)
+  if (a.state)
     return a;
   int64_t n = elementCount(info, maxBatch);
   if (info.type == ElemType::F32)
@@ -41,12 +41,57 @@ static StepArray makeArray(const TensorInfo &info, TrainState &state,
   return a;
 }
 
+/// Places the state arrays of `arrays` back to back in `arena`, in order.
+static void packInto(std::vector<StepArray> &arrays,
+                     std::vector<float> &arena) {
+  size_t size = 0;
+  for (StepArray &a : arrays)
+    if (a.state) {
+      a.arena = &arena;
+      a.offset = size;
+      size += a.state->count;
+    }
+  arena.assign(size, 0.0f);
+}
+
 StepCall::StepCall(const StepFunction &fn, TrainState &state, int64_t maxBatch)
-    : fn(fn) {
+    : fn(fn), state(state) {
   for (int k = 0; k < fn.numArgs; ++k)
-    args.push_back(makeArray(fn.args[k], state, maxBatch, true));
+    args.push_back(makeArray(fn.args[k], state, maxBatch));
   for (int k = 0; k < fn.numResults; ++k)
-    results.push_back(makeArray(fn.results[k], state, maxBatch, false));
+    results.push_back(makeArray(fn.results[k], state, maxBatch));
+
+  // The state arguments are read in place when they already form one run
+  // of the state's arena (every train_step; an eval_step whose state is a
+  // prefix of train_step's); otherwise run() gathers them.
+  const StateTensor *previous = nullptr;
+  bool inPlace = true;
+  for (StepArray &a : args)
+    if (a.state) {
+      inPlace &= !previous || a.state->offset == previous->offset +
+                                                     previous->count;
+      previous = a.state;
+    }
+  if (inPlace) {
+    for (StepArray &a : args)
+      if (a.state) {
+        a.arena = &state.arena;
+        a.offset = a.state->offset;
+      }
+  } else {
+    packInto(args, gathered);
+  }
+
+  packInto(results, resultArena);
+  // The result arena can become the state's when it holds the same tensors
+  // in the same order, hence at the same offsets.
+  std::vector<const StateTensor *> updated;
+  for (StepArray &r : results)
+    if (r.state)
+      updated.push_back(r.state);
+  swaps = updated.size() == state.tensors.size();
+  for (size_t k = 0; swaps && k < updated.size(); ++k)
+    swaps = updated[k] == &state.tensors[k];
 }
 
 /// The array of `role` in `arrays`, or null.
@@ -83,8 +128,12 @@ void StepCall::setStep(int64_t step, uint64_t seed) {
 
 bool StepCall::run(int64_t batch, std::string &error) {
   std::vector<void *> argPtrs, resultPtrs;
-  for (StepArray &a : args)
-    argPtrs.push_back(a.state ? a.state->values.data() : a.data());
+  for (StepArray &a : args) {
+    if (a.arena == &gathered)
+      std::copy(state.values(*a.state).begin(), state.values(*a.state).end(),
+                gathered.begin() + a.offset);
+    argPtrs.push_back(a.data());
+  }
   for (StepArray &r : results)
     resultPtrs.push_back(r.data());
   int status = fn.run(batch, argPtrs.data(), resultPtrs.data());
@@ -96,9 +145,14 @@ bool StepCall::run(int64_t batch, std::string &error) {
 }
 
 void StepCall::commit() {
+  if (swaps) {
+    state.arena.swap(resultArena);
+    return;
+  }
   for (StepArray &r : results)
     if (r.state)
-      r.state->values.swap(r.f);
+      std::copy_n(resultArena.begin() + r.offset, r.state->count,
+                  state.values(*r.state).begin());
 }
 
 double StepCall::loss() const {
@@ -116,10 +170,11 @@ const StepArray *StepCall::prediction() const {
   return nullptr;
 }
 
-/// Copies the file's tensor named like `a` into it (or into its state).
+/// Copies the file's tensor named like `a` into it (or into its state, in
+/// the layout the step functions use).
 static bool readArgument(const std::string &path, const SafetensorsFile &file,
                          int index, int64_t batch, StepArray &a,
-                         std::string &error) {
+                         TrainState &state, std::string &error) {
   const TensorInfo &info = *a.info;
   auto it = file.tensors.find(info.name);
   if (it == file.tensors.end())
@@ -133,7 +188,8 @@ static bool readArgument(const std::string &path, const SafetensorsFile &file,
                    dtypeName(stored.dtype) + " but train_step takes " +
                    (integer ? "I64" : "F32 (or F64)"),
            false;
-  std::vector<int64_t> shape = concreteShape(info, batch);
+  std::vector<int64_t> shape =
+      a.state ? canonicalShape(info) : concreteShape(info, batch);
   if (stored.shape != shape)
     return error = path + ": '" + info.name + "' has shape " +
                    formatShape(stored.shape) + "; train_step expects " +
@@ -145,9 +201,12 @@ static bool readArgument(const std::string &path, const SafetensorsFile &file,
     return true;
   }
   std::vector<double> v = stored.toDoubles();
-  float *out = a.state ? a.state->values.data() : a.f.data();
-  for (size_t k = 0; k < v.size(); ++k)
-    out[k] = float(v[k]);
+  if (a.state) {
+    std::vector<float> canonical(v.begin(), v.end());
+    toStoredLayout(info, canonical.data(), state.values(*a.state).data());
+    return true;
+  }
+  std::copy(v.begin(), v.end(), a.f.begin());
   return true;
 }
 
@@ -182,7 +241,7 @@ bool trainer::runSteps(const Options &options, const Model &model,
 
   StepCall call(model.train, state, batch);
   for (size_t k = 0; k < call.args.size(); ++k)
-    if (!readArgument(path, file, int(k), batch, call.args[k], error))
+    if (!readArgument(path, file, int(k), batch, call.args[k], state, error))
       return false;
 
   for (int64_t s = 1; s <= steps; ++s) {
@@ -210,10 +269,18 @@ bool trainer::runSteps(const Options &options, const Model &model,
           shape, std::vector<int64_t>(r.i.begin(), r.i.begin() + n));
       continue;
     }
+    // Updated state in the canonical layout, like the --inputs file.
+    std::vector<float> canonical(static_cast<float *>(r.data()),
+                                 static_cast<float *>(r.data()) + n);
+    if (r.info->permuted) {
+      shape = canonicalShape(*r.info);
+      toCanonicalLayout(*r.info, static_cast<float *>(r.data()),
+                        canonical.data());
+    }
     StoredTensor t;
     t.shape = shape;
     t.bytes.resize(size_t(n) * sizeof(float));
-    std::memcpy(t.bytes.data(), r.f.data(), t.bytes.size());
+    std::memcpy(t.bytes.data(), canonical.data(), t.bytes.size());
     out.tensors[r.info->name] = std::move(t);
   }
   return writeSafetensors(options.text("outputs"), out, error);

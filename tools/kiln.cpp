@@ -12,6 +12,13 @@
 // and a caret, and the exit code is 1; MLIR's IR-printing flags
 // (--mlir-print-ir-after-all, ...) work here as in kiln-opt.
 //
+// `kiln bench model.kiln` builds the fused and the --no-fusion trainer into
+// a temporary directory with the same build path and runs both trainers'
+// `bench` command in one run: the --no-fusion one first (it measures the
+// machine's roofline peaks), then the fused one with those peaks and the
+// first report as its baseline, so it prints the side-by-side summary and
+// writes the combined --json and --html (runtime/TrainerBench.cpp).
+//
 //===----------------------------------------------------------------------===//
 
 #include "codegen/BuildTrainer.h"
@@ -34,7 +41,9 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 
@@ -42,6 +51,10 @@ using namespace llvm;
 
 namespace {
 enum class Stage { AST, NN, Train, Kernels, Dot, Halide, Cpp, Exe };
+
+cl::SubCommand benchCommand(
+    "bench", "Build the fused and the --no-fusion trainer of a model and time "
+             "every kernel of both training steps, side by side");
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
                                cl::Required);
@@ -67,7 +80,8 @@ cl::opt<std::string> target(
     cl::desc("Halide target of the kernels: host (default), or e.g. "
              "x86-64-linux-avx2-fma-f16c-sse41, x86-64-linux-avx512_skylake"
              "-avx2-fma-f16c-sse41-avx, x86-64-linux (portable SSE2)"),
-    cl::init("host"));
+    cl::init("host"), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(benchCommand));
 cl::opt<bool> noFusion("no-fusion",
                        cl::desc("One kernel per op (to compare with the "
                                 "fused trainer)"));
@@ -85,6 +99,30 @@ cl::opt<std::string> dumpDir(
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("Keep the trainer's build directory (kernel "
                                  "objects, headers, step.cpp)"));
+
+cl::opt<std::string> benchInput(cl::Positional, cl::desc("<model.kiln>"),
+                                cl::Required, cl::sub(benchCommand));
+cl::opt<int> benchBatch(
+    "batch", cl::desc("Samples per step (default: the train block's batch)"),
+    cl::value_desc("N"), cl::sub(benchCommand));
+cl::opt<int> benchSteps(
+    "steps", cl::desc("Steps to time, and as many again per kernel (100)"),
+    cl::value_desc("N"), cl::sub(benchCommand));
+cl::opt<int> benchThreads(
+    "threads", cl::desc("Threads the kernels may use (0: one per core)"),
+    cl::value_desc("N"), cl::sub(benchCommand));
+cl::opt<double> benchPeakGflops(
+    "peak-gflops", cl::desc("The roofline's compute peak (default: measured)"),
+    cl::value_desc("GFLOP/s"), cl::sub(benchCommand));
+cl::opt<double> benchPeakGbs(
+    "peak-gbs", cl::desc("The roofline's bandwidth (default: measured)"),
+    cl::value_desc("GB/s"), cl::sub(benchCommand));
+cl::opt<std::string> benchJson(
+    "json", cl::desc("Write both reports as JSON (docs/trainer.md)"),
+    cl::value_desc("file"), cl::sub(benchCommand));
+cl::opt<std::string> benchHtml(
+    "html", cl::desc("Write both reports as one HTML page with SVG charts"),
+    cl::value_desc("file"), cl::sub(benchCommand));
 std::string argv0;
 } // namespace
 
@@ -212,6 +250,154 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
   return mlir::success();
 }
 
+/// The options `kiln bench` passes on to both trainers' bench command.
+static std::vector<std::string> benchArguments() {
+  std::vector<std::string> args = {"bench"};
+  auto pass = [&](const char *flag, const std::string &value) {
+    args.push_back(std::string("--") + flag);
+    args.push_back(value);
+  };
+  if (benchBatch.getNumOccurrences())
+    pass("batch", std::to_string(benchBatch.getValue()));
+  if (benchSteps.getNumOccurrences())
+    pass("steps", std::to_string(benchSteps.getValue()));
+  if (benchThreads.getNumOccurrences())
+    pass("threads", std::to_string(benchThreads.getValue()));
+  return args;
+}
+
+/// Runs `trainer` with `args`, its output going to ours.
+static bool runTrainer(const std::string &trainer,
+                       const std::vector<std::string> &args) {
+  std::vector<StringRef> argv = {trainer};
+  argv.insert(argv.end(), args.begin(), args.end());
+  outs().flush();
+  std::string why;
+  int status = sys::ExecuteAndWait(trainer, argv, std::nullopt, {}, 0, 0, &why);
+  if (status == 0)
+    return true;
+  errs() << "kiln: " << trainer << " bench failed"
+         << (why.empty() ? " (exit status " + std::to_string(status) + ")"
+                         : ": " + why)
+         << "\n";
+  return false;
+}
+
+/// Reads the measured peaks from the --no-fusion trainer's report.
+static bool readPeaks(const std::string &path, double &gflops, double &gbs) {
+  auto buffer = MemoryBuffer::getFile(path);
+  if (!buffer)
+    return errs() << "kiln: cannot read " << path << "\n", false;
+  Expected<json::Value> report = json::parse((*buffer)->getBuffer());
+  const json::Object *peak =
+      report && report->getAsObject()
+          ? report->getAsObject()->getObject("peak")
+          : nullptr;
+  std::optional<double> g = peak ? peak->getNumber("gflops") : std::nullopt,
+                        b = peak ? peak->getNumber("gbs") : std::nullopt;
+  if (!report)
+    consumeError(report.takeError());
+  if (!g || !b)
+    return errs() << "kiln: " << path << " has no peak.gflops and peak.gbs\n",
+           false;
+  gflops = *g;
+  gbs = *b;
+  return true;
+}
+
+/// `kiln bench`: see the file comment.
+static int runBenchCommand() {
+  auto atLeast = [](cl::opt<int> &option, int min) {
+    if (!option.getNumOccurrences() || option >= min)
+      return true;
+    errs() << "kiln: --" << option.ArgStr << " expects an integer >= " << min
+           << ", not " << option.getValue() << "\n";
+    return false;
+  };
+  auto positive = [](cl::opt<double> &option) {
+    if (!option.getNumOccurrences() || option > 0)
+      return true;
+    errs() << "kiln: --" << option.ArgStr << " expects a number > 0, not "
+           << option.getValue() << "\n";
+    return false;
+  };
+  // LLVM lets a subcommand see the top-level options; bench chooses what
+  // they would (both trainers, where they are written), so none applies.
+  for (cl::Option *option : std::initializer_list<cl::Option *>{
+           &outputFile, &emit, &noFusion, &explainFusion, &dumpDir,
+           &keepTemps}) {
+    if (option->getNumOccurrences()) {
+      errs() << "kiln: bench does not take --" << option->ArgStr
+             << " (it builds the fused and the --no-fusion trainer itself; "
+                "see 'kiln bench --help')\n";
+      return 1;
+    }
+  }
+  if (!atLeast(benchBatch, 1) || !atLeast(benchSteps, 1) ||
+      !atLeast(benchThreads, 0) || !positive(benchPeakGflops) ||
+      !positive(benchPeakGbs))
+    return 1;
+
+  SmallString<128> dir;
+  if (std::error_code ec = sys::fs::createUniqueDirectory("kiln-bench", dir)) {
+    errs() << "kiln: cannot create a temporary directory: " << ec.message()
+           << "\n";
+    return 1;
+  }
+  std::string fused = (dir + "/fused").str(), unfused = (dir + "/unfused").str(),
+              unfusedJson = (dir + "/unfused.json").str();
+  // Both trainers come from compile()'s trainer build, as `kiln -o` does.
+  inputFile = benchInput.getValue();
+  emit = Stage::Exe;
+  auto build = [&](const std::string &output, bool unfusedBuild) {
+    outputFile = output;
+    noFusion = unfusedBuild;
+    std::string error;
+    std::unique_ptr<MemoryBuffer> input =
+        mlir::openInputFile(inputFile, &error);
+    if (!input) {
+      errs() << "kiln: " << error << "\n";
+      return false;
+    }
+    SourceMgr sourceMgr;
+    sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
+    return mlir::succeeded(compile(sourceMgr, nulls()));
+  };
+  bool ok = build(fused, false) && build(unfused, true);
+
+  std::vector<std::string> args = benchArguments();
+  if (ok) {
+    // The --no-fusion trainer measures the peaks (unless given), once.
+    std::vector<std::string> first = args;
+    if (benchPeakGflops.getNumOccurrences())
+      first.insert(first.end(), {"--peak-gflops",
+                                 std::to_string(benchPeakGflops.getValue())});
+    if (benchPeakGbs.getNumOccurrences())
+      first.insert(first.end(),
+                   {"--peak-gbs", std::to_string(benchPeakGbs.getValue())});
+    first.insert(first.end(), {"--json", unfusedJson});
+    outs() << "== " << benchInput << " built with --no-fusion\n";
+    ok = runTrainer(unfused, first);
+  }
+  double gflops = 0, gbs = 0;
+  if (ok)
+    ok = readPeaks(unfusedJson, gflops, gbs);
+  if (ok) {
+    std::vector<std::string> second = args;
+    second.insert(second.end(),
+                  {"--peak-gflops", std::to_string(gflops), "--peak-gbs",
+                   std::to_string(gbs), "--baseline", unfusedJson});
+    if (!benchJson.empty())
+      second.insert(second.end(), {"--json", benchJson});
+    if (!benchHtml.empty())
+      second.insert(second.end(), {"--html", benchHtml});
+    outs() << "\n== " << benchInput << " fused\n";
+    ok = runTrainer(fused, second);
+  }
+  sys::fs::remove_directories(dir);
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
@@ -219,6 +405,8 @@ int main(int argc, char **argv) {
   mlir::registerPassManagerCLOptions();
   cl::ParseCommandLineOptions(argc, argv, "kiln: neural-network compiler\n");
   argv0 = argv[0];
+  if (benchCommand)
+    return runBenchCommand();
 
   std::string error;
   std::unique_ptr<MemoryBuffer> input = mlir::openInputFile(inputFile, &error);

@@ -406,8 +406,8 @@ TEST_F(TrainerTest, CheckpointRoundTrip) {
   std::string error;
   ASSERT_TRUE(initialState(model, 3, state, error)) << error;
   for (StateTensor &t : state.tensors)
-    for (size_t k = 0; k < t.values.size(); ++k)
-      t.values[k] = float(k) * 0.25f - 1.0f / 3.0f;
+    for (size_t k = 0; k < t.count; ++k)
+      state.values(t)[k] = float(k) * 0.25f - 1.0f / 3.0f;
   state.step = 17;
   state.epoch = 1;
   state.batch = 8;
@@ -447,7 +447,8 @@ TEST_F(TrainerTest, CheckpointRoundTrip) {
   EXPECT_EQ(loaded.batch, 8);
   EXPECT_EQ(loaded.runInfo, state.runInfo);
   for (size_t k = 0; k < state.tensors.size(); ++k)
-    EXPECT_EQ(loaded.tensors[k].values, state.tensors[k].values)
+    EXPECT_EQ(loaded.values(loaded.tensors[k]).toVector(),
+              state.values(state.tensors[k]).toVector())
         << state.tensors[k].info->name;
   // No temporary files are left beside the checkpoint.
   std::string listing = dir + "/listing";
@@ -470,8 +471,10 @@ TEST_F(TrainerTest, WeightsLoadFromF64AsPyTorchSavesThem) {
   file.tensors["temp"] = StoredTensor::fromDoubles(DType::F64, {1}, {2.0});
   ASSERT_TRUE(writeSafetensors(dir + "/torch.safetensors", file, error));
   ASSERT_TRUE(loadWeights(dir + "/torch.safetensors", state, error)) << error;
-  EXPECT_EQ(state.find("fc.bias")->values, (std::vector<float>{1, 2, 3}));
-  EXPECT_EQ(state.find("temp")->values, std::vector<float>{2});
+  EXPECT_EQ(state.values(*state.find("fc.bias")).toVector(),
+            (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(state.values(*state.find("temp")).toVector(),
+            std::vector<float>{2});
   // Weights alone cannot be resumed from: there is no step.
   EXPECT_FALSE(loadCheckpoint(dir + "/torch.safetensors", state, error));
 }
