@@ -15,6 +15,7 @@
 #include "codegen/Lowering.h"
 #include "codegen/Schedule.h"
 #include "ir/NNDialect.h"
+#include "passes/PlanMemory.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -96,16 +97,47 @@ bool flattenTypes(mlir::Operation *op,
   return true;
 }
 
+/// The attributes of `op` that define what it computes: all but where
+/// kiln-plan-memory put its results.
+mlir::DictionaryAttr computeAttributes(mlir::Operation *op) {
+  llvm::SmallVector<mlir::NamedAttribute> attrs;
+  for (mlir::NamedAttribute a : op->getAttrs())
+    if (a.getName() != kiln::plan::kStorageAttr)
+      attrs.push_back(a);
+  return mlir::DictionaryAttr::get(op->getContext(), attrs);
+}
+
+/// Whether result `i` of `op` is planned at a cache-line boundary of the
+/// step's arena (whose base is aligned too), so that the kernel computing
+/// it may read it back: Halide assumes vector alignment when a pipeline
+/// loads from its own output buffer. Results elsewhere (the caller's
+/// arrays, the state arena) may start anywhere.
+bool readableBack(mlir::Operation *op, unsigned i) {
+  constexpr int64_t kCacheLine = 64;
+  auto storage = kiln::plan::storageOf(op->getResult(i));
+  return mlir::succeeded(storage) &&
+         storage->kind == kiln::plan::Storage::Kind::Arena &&
+         storage->offset.perBatch % kCacheLine == 0 &&
+         storage->offset.fixed % kCacheLine == 0;
+}
+
 std::string keyOf(mlir::Operation *op,
                   const std::vector<mlir::RankedTensorType> &operands,
                   const std::vector<mlir::RankedTensorType> &results) {
   std::string key;
   llvm::raw_string_ostream os(key);
-  // A kernel's identity is its body; other ops' their name and attributes.
-  if (llvm::isa<kiln::nn::KernelOp>(op))
-    op->print(os, mlir::OpPrintingFlags().useLocalScope());
-  else
-    os << op->getName() << " " << op->getAttrDictionary();
+  // A kernel's identity is its body (and which outputs it may read back);
+  // other ops' their name and attributes.
+  if (auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(op)) {
+    os << kernel.getName() << " {";
+    for (mlir::Operation &inner : kernel.getBody().front())
+      inner.print(os, mlir::OpPrintingFlags().useLocalScope());
+    os << "} back:";
+    for (unsigned i = 0; i < op->getNumResults(); ++i)
+      os << readableBack(op, i);
+  } else {
+    os << op->getName() << " " << computeAttributes(op);
+  }
   os << " (";
   for (mlir::Type t : operands)
     os << t << ",";
@@ -242,17 +274,17 @@ mlir::LogicalResult lowerKernelBody(kiln::nn::KernelOp kernel,
       stages.push_back(std::move(lowering));
   }
 
-  // A yielded value no other member reads is computed straight into its
-  // output. One that is read inside too gets an output of its own that
-  // copies (or recomputes) it: Halide assumes vector alignment when a
-  // pipeline reads back its own output buffer, and outputs may sit
-  // anywhere in the state arena.
+  // A yielded value is computed straight into its output, unless another
+  // member reads it and the output may not be read back (readableBack):
+  // then the output is a copy (or a recomputation) of it.
   mlir::OperandRange yielded = yield->getOperands();
   llvm::DenseSet<mlir::Value> direct;
   for (auto [i, v] : llvm::enumerate(yielded)) {
     Tensor t = values[v];
-    bool readInside = llvm::any_of(
-        v.getUsers(), [&](mlir::Operation *u) { return u != yield; });
+    bool readInside =
+        !readableBack(kernel, i) &&
+        llvm::any_of(v.getUsers(),
+                     [&](mlir::Operation *u) { return u != yield; });
     bool first = llvm::find(yielded, v) == yielded.begin() + i;
     if (readInside || !first) {
       Tensor copy{Halide::Func("out" + std::to_string(i)), t.shape, t.type};

@@ -85,8 +85,18 @@ void scheduleReduction(Func acc, int vec) {
   if (args.empty())
     return;
   acc.vectorize(args.front(), vec, TailStrategy::GuardWithIf);
-  for (int u = 0; u < acc.num_update_definitions(); ++u)
+  // The outermost kept dimension (usually the batch) splits across threads.
+  if (args.size() > 1)
+    acc.parallel(args.back());
+  for (int u = 0; u < acc.num_update_definitions(); ++u) {
     acc.update(u).vectorize(args.front(), vec, TailStrategy::GuardWithIf);
+    // Only where the update writes at that dimension's own index (a
+    // scatter's update may write anywhere along it).
+    const Halide::Internal::Variable *outer =
+        acc.update_args(u).back().as<Halide::Internal::Variable>();
+    if (args.size() > 1 && outer && outer->name == args.back().name())
+      acc.update(u).parallel(args.back());
+  }
 }
 
 /// A reduction along the input's contiguous dimension (a per-channel sum
@@ -112,6 +122,10 @@ void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
   if (storage.size() > 1)
     partial.reorder_storage(storage);
   partial.update().vectorize(u);
+  // Each kept element (a channel of a bias gradient) sums independently:
+  // one thread per block of them.
+  if (storage.size() > 1)
+    partial.update().parallel(storage.back());
 }
 
 // Rows of the output a register tile covers. With AVX-512's 32 vector
