@@ -6,8 +6,9 @@
 # batch: ../shared/bench/torch_peers.py for mlp, lenet and cifar_cnn (the
 # reference peers), bench/torch_examples.py for the rest. Prints medians and
 # the ratios torch/kiln and unfused/fused (above 1: kiln, fusion faster),
-# then kiln's per-kernel
-# profile of the MLP and LeNet steps (GEMM and convolution GFLOP/s).
+# kernel calls and MB moved per step (fused/unfused) and train_step's
+# planned intermediates in MiB (fused / unfused / unfused with one slot per
+# tensor), then the per-kernel tables of the fused MLP and LeNet steps.
 #
 # Usage: bench/run.sh [MODEL...]   (default: every example)
 #   THREADS=N (default: all cores), BATCH=N (default: each train block's),
@@ -33,15 +34,29 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $threads threads; $("$py
 case $blas in
   */blas/libblas.so.3*) echo "bench: warning: torch uses the reference BLAS; install libopenblas0-pthread for a fair peer" ;;
 esac
-printf '%-12s %6s %10s %10s %10s %11s %14s\n' model batch kiln_us unfused_us torch_us torch/kiln unfused/fused
+printf '%-12s %5s %8s %8s %8s %10s %13s %13s %15s %17s\n' model batch kiln_us \
+  unfused_us torch_us torch/kiln unfused/fused kernels/step MB_moved/step \
+  train_MiB_planned
+# From a trainer's `bench --json` report: the step's median, kernel calls
+# and MB moved; from its `info`: train_step's planned intermediates (at the
+# train block's batch) and
+# their total with one slot per tensor.
+field() { "$python" -c 'import json, sys
+s = json.load(open(sys.argv[1]))["step"]
+print({"median": "%.1f" % s["median_us"], "calls": s["kernel_calls"],
+       "mb": "%.2f" % (s["bytes"] / 1e6)}[sys.argv[2]])' "$1" "$2"; }
+memory() { "$1" info 2>/dev/null |
+  sed -n 's/.*train_step \([0-9.]*\) MiB planned (\([0-9.]*\) MiB.*/\1 \2/p'; }
 for m in "${models[@]}"; do
   "$kiln" "$root/examples/$m.kiln" -o "$out/$m" 2>"$out/$m.build.log"
   batch=${BATCH:-$("$out/$m" info | sed -n 's/.*"batch":\([0-9]*\).*/\1/p')}
   "$kiln" "$root/examples/$m.kiln" --no-fusion -o "$out/$m-unfused" 2>>"$out/$m.build.log"
-  median() { "$1" bench --batch "$batch" --threads "$threads" --steps "$steps" |
-             sed -n 's/.*median \([0-9.]*\) us.*/\1/p'; }
-  k=$(median "$out/$m")
-  u=$(median "$out/$m-unfused")
+  for v in "$m" "$m-unfused"; do
+    "$out/$v" bench --batch "$batch" --threads "$threads" --steps "$steps" \
+      --json "$out/$v.json" >"$out/$v.bench.txt"
+  done
+  k=$(field "$out/$m.json" median)
+  u=$(field "$out/$m-unfused.json" median)
   case $m in
     mlp|lenet|cifar_cnn)
       [ -f "$peers" ] || { echo "bench: no $peers (set KILN_TORCH_PEERS)"; exit 1; }
@@ -52,14 +67,18 @@ for m in "${models[@]}"; do
              --models "$m" --batches "$batch" --steps "$steps") ;;
   esac
   t=$(echo "$line" | sed -n 's/.*median_us= *\([0-9.]*\).*/\1/p')
-  printf '%-12s %6s %10s %10s %10s %11s %14s\n' "$m" "$batch" "$k" "$u" "$t" \
+  read -r fusedMiB _ <<<"$(memory "$out/$m")"
+  read -r unfusedMiB unfusedAll <<<"$(memory "$out/$m-unfused")"
+  printf '%-12s %5s %8s %8s %8s %10s %13s %13s %15s %17s\n' "$m" "$batch" "$k" "$u" "$t" \
     "$(awk -v t="$t" -v k="$k" 'BEGIN { printf "%.2f", t / k }')" \
-    "$(awk -v u="$u" -v k="$k" 'BEGIN { printf "%.2f", u / k }')"
+    "$(awk -v u="$u" -v k="$k" 'BEGIN { printf "%.2f", u / k }')" \
+    "$(field "$out/$m.json" calls)/$(field "$out/$m-unfused.json" calls)" \
+    "$(field "$out/$m.json" mb)/$(field "$out/$m-unfused.json" mb)" \
+    "$fusedMiB/$unfusedMiB/$unfusedAll"
 done
 for m in mlp lenet; do
-  if [ -x "$out/$m" ]; then
-    echo; echo "== $m: kernel profile (batch ${BATCH:-64}, $threads threads)"
-    "$out/$m" bench --batch "${BATCH:-64}" --threads "$threads" --steps "$steps" --profile |
-      sed -n '/kernel calls/,$p' | head -14
+  if [ -f "$out/$m.bench.txt" ]; then
+    echo; echo "== $m: fused kernels (batch ${BATCH:-64}, $threads threads)"
+    sed -n '/kernel calls/,$p' "$out/$m.bench.txt" | head -14
   fi
 done
