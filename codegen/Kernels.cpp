@@ -181,11 +181,6 @@ std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
   return std::unique_ptr<KernelLibrary>(new KernelLibrary(std::move(impl)));
 }
 
-bool kiln::codegen::needsKernel(mlir::Operation *op) {
-  llvm::StringRef name = op->getName().getStringRef();
-  return name != "nn.constant" && name != "nn.reshape";
-}
-
 std::vector<Halide::Argument> KernelPipeline::arguments() const {
   std::vector<Halide::Argument> args{dyn};
   args.insert(args.end(), operands.begin(), operands.end());

@@ -58,10 +58,6 @@ struct KernelPipeline {
 mlir::FailureOr<KernelPipeline> buildKernelPipeline(mlir::Operation *op,
                                                     const Halide::Target &target);
 
-/// Whether `op` runs as a kernel. Constants become data in the step
-/// program and reshapes are views of their operand's storage.
-bool needsKernel(mlir::Operation *op);
-
 class KernelLibrary {
 public:
   /// `target` is a Halide target string ("host", "x86-64-linux-avx2", ...).
