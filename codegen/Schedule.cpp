@@ -99,6 +99,22 @@ void scheduleReduction(Func acc, int vec) {
   }
 }
 
+/// Splits `update` across threads over its pure dimensions `kept`
+/// (innermost first), fused into one loop: each kept element (a channel of
+/// a bias gradient) reduces independently, and keepdim leaves several of
+/// extent 1.
+void parallelOverKept(Halide::Stage update, const std::vector<Var> &kept) {
+  if (kept.empty())
+    return;
+  Var fused = kept.front();
+  for (size_t k = 1; k < kept.size(); ++k) {
+    Var outer("kept" + std::to_string(k));
+    update.fuse(fused, kept[k], outer);
+    fused = outer;
+  }
+  update.parallel(fused);
+}
+
 /// A reduction along the input's contiguous dimension (a per-channel sum
 /// over n, h, w; a row sum): each of `vec` lanes accumulates every vec-th
 /// element (rfactor), then the lanes are summed, instead of one scalar
@@ -106,8 +122,10 @@ void scheduleReduction(Func acc, int vec) {
 void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
   acc.compute_root();
   std::optional<int64_t> inner = constant(r.x.extent());
-  if (!inner || *inner < vec)
+  if (!inner || *inner < vec) {
+    parallelOverKept(acc.update(), acc.args());
     return;
+  }
   Halide::RVar outer("r_outer"), lane("r_lane");
   Var u("u");
   acc.update().split(r.x, outer, lane, vec, TailStrategy::GuardWithIf);
@@ -122,10 +140,8 @@ void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
   if (storage.size() > 1)
     partial.reorder_storage(storage);
   partial.update().vectorize(u);
-  // Each kept element (a channel of a bias gradient) sums independently:
-  // one thread per block of them.
-  if (storage.size() > 1)
-    partial.update().parallel(storage.back());
+  parallelOverKept(partial.update(),
+                   std::vector<Var>(storage.begin() + 1, storage.end()));
 }
 
 // Rows of the output a register tile covers. With AVX-512's 32 vector
