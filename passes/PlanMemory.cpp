@@ -3,8 +3,8 @@
 // Part of kiln. The kiln-plan-memory pass (Passes.td has the full
 // description); PlanMemoryFormat.cpp writes its decisions as attributes.
 // Every rule and constant of memory planning is in this file; codegen only
-// reads the result. Precondition: single-block functions of nn ops whose shapes are
-// static except one batch dimension. Afterwards every op result of every
+// reads the result. Precondition: single-block functions of nn ops whose
+// shapes are static except one batch dimension. Afterwards every op result of every
 // function carries its storage (`kiln.storage`) and every function its
 // arena sizes (`kiln.arena_bytes`, `kiln.unplanned_bytes`); no op changes.
 //
@@ -38,10 +38,11 @@ using kiln::plan::Storage;
 namespace {
 
 // Slots start on cache lines: no two tensors share one, and Halide's
-// vector loads start aligned. Kernels compiled with a vectorized, split
-// loop fault on buffers that are not (the packed optimizer update does on
-// 16-byte aligned ones), so a tensor is computed inside a pack only where
-// its offset there is a multiple of this too (nn.pack has no padding).
+// vector loads start aligned. A kernel may read back an output it wrote
+// only at such an offset (Halide assumes its own outputs aligned; codegen
+// copies the others, codegen/Kernels.cpp readableBack), so a tensor is
+// computed inside a pack only where its offset there is a multiple of this
+// too (nn.pack has no padding).
 constexpr int64_t kSlotAlign = 64;
 
 // The position of the function's return: the copies into the caller's
