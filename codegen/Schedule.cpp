@@ -38,6 +38,13 @@ std::optional<int64_t> constant(const Expr &e) {
   return std::nullopt;
 }
 
+/// The run-time condition under which `elements` of work pay for waking
+/// the thread pool, or undefined when they never do.
+Expr worthThreads(const Expr &elements) {
+  Expr large = Halide::Internal::simplify(elements >= kParallelMinElements);
+  return Halide::Internal::is_const_zero(large) ? Expr() : large;
+}
+
 /// Vectorizes `f`'s innermost dimension and, when the tensor is large
 /// enough at run time (the batch is only known then), splits its outermost
 /// across threads.
@@ -49,10 +56,7 @@ void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
   Expr elements = 1;
   for (const Expr &e : shape)
     elements = elements * e;
-  Expr large =
-      Halide::Internal::simplify(elements >= kParallelMinElements);
-  if (Halide::Internal::is_const_zero(large)) // never worth threads
-    large = Expr();
+  Expr large = worthThreads(elements);
   if (args.size() == 1) {
     if (large.defined()) {
       // Vectors first, then chunks of whole vectors: the chunk loop's guard
@@ -78,52 +82,58 @@ void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
 }
 
 /// A reduction's accumulator computed once per call, vectorized along its
-/// innermost kept dimension.
-void scheduleReduction(Func acc, int vec) {
+/// innermost kept dimension; when `large` holds at run time (see
+/// worthThreads) its outermost kept dimension, usually the batch, is split
+/// across threads.
+void scheduleReduction(Func acc, int vec, const Expr &large) {
   acc.compute_root();
   std::vector<Var> args = acc.args();
   if (args.empty())
     return;
+  // A specialization inherits the schedule made before it.
+  bool threads = large.defined() && args.size() > 1;
   acc.vectorize(args.front(), vec, TailStrategy::GuardWithIf);
-  // The outermost kept dimension (usually the batch) splits across threads.
-  if (args.size() > 1)
-    acc.parallel(args.back());
+  if (threads)
+    acc.specialize(large).parallel(args.back());
   for (int u = 0; u < acc.num_update_definitions(); ++u) {
     acc.update(u).vectorize(args.front(), vec, TailStrategy::GuardWithIf);
     // Only where the update writes at that dimension's own index (a
     // scatter's update may write anywhere along it).
     const Halide::Internal::Variable *outer =
         acc.update_args(u).back().as<Halide::Internal::Variable>();
-    if (args.size() > 1 && outer && outer->name == args.back().name())
-      acc.update(u).parallel(args.back());
+    if (threads && outer && outer->name == args.back().name())
+      acc.update(u).specialize(large).parallel(args.back());
   }
 }
 
-/// Splits `update` across threads over its pure dimensions `kept`
-/// (innermost first), fused into one loop: each kept element (a channel of
-/// a bias gradient) reduces independently, and keepdim leaves several of
-/// extent 1.
-void parallelOverKept(Halide::Stage update, const std::vector<Var> &kept) {
-  if (kept.empty())
+/// When `large` holds at run time, splits `update` across threads over its
+/// pure dimensions `kept` (innermost first), fused into one loop: each kept
+/// element (a channel of a bias gradient) reduces independently, and
+/// keepdim leaves several of extent 1.
+void parallelOverKept(Halide::Stage update, const std::vector<Var> &kept,
+                      const Expr &large) {
+  if (kept.empty() || !large.defined())
     return;
+  Halide::Stage threaded = update.specialize(large);
   Var fused = kept.front();
   for (size_t k = 1; k < kept.size(); ++k) {
     Var outer("kept" + std::to_string(k));
-    update.fuse(fused, kept[k], outer);
+    threaded.fuse(fused, kept[k], outer);
     fused = outer;
   }
-  update.parallel(fused);
+  threaded.parallel(fused);
 }
 
 /// A reduction along the input's contiguous dimension (a per-channel sum
 /// over n, h, w; a row sum): each of `vec` lanes accumulates every vec-th
 /// element (rfactor), then the lanes are summed, instead of one scalar
 /// chain per kept element.
-void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
+void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec,
+                                 const Expr &large) {
   acc.compute_root();
   std::optional<int64_t> inner = constant(r.x.extent());
   if (!inner || *inner < vec) {
-    parallelOverKept(acc.update(), acc.args());
+    parallelOverKept(acc.update(), acc.args(), large);
     return;
   }
   Halide::RVar outer("r_outer"), lane("r_lane");
@@ -141,7 +151,7 @@ void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec) {
     partial.reorder_storage(storage);
   partial.update().vectorize(u);
   parallelOverKept(partial.update(),
-                   std::vector<Var>(storage.begin() + 1, storage.end()));
+                   std::vector<Var>(storage.begin() + 1, storage.end()), large);
 }
 
 // Rows of the output a register tile covers. With AVX-512's 32 vector
@@ -209,16 +219,19 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
     return;
   if (llvm::isa<kiln::nn::MatmulOp>(l.op) && scheduleMatmul(l, vec))
     return;
+  // Reductions and staged values split across threads when the op's input
+  // is large enough.
+  Expr large = l.operands.empty() ? Expr() : worthThreads(l.operands[0].numel());
   for (Func &f : l.staged)
-    scheduleReduction(f, vec);
+    scheduleReduction(f, vec, large);
   for (auto &[acc, rdom] : l.reductions) {
     if (llvm::any_of(l.staged,
                      [&](const Func &f) { return f.name() == acc.name(); }))
       continue;
     if (llvm::is_contained(l.contiguousReductions, acc.name()))
-      scheduleContiguousReduction(acc, rdom, vec);
+      scheduleContiguousReduction(acc, rdom, vec, large);
     else
-      scheduleReduction(acc, vec);
+      scheduleReduction(acc, vec, large);
   }
   for (Tensor &t : l.results)
     scheduleElementwise(t.func, t.shape, vec);
