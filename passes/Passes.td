@@ -196,7 +196,7 @@ def Fuse : Pass<"kiln-fuse", "mlir::ModuleOp"> {
   let options = [
     Option<"explain", "explain", "bool", /*default=*/"false",
            "Emit a remark for each kernel (its ops, with their locations) "
-           "and for each elementwise op that did not join its producer's "
+           "and for each op that did not join its producer's "
            "kernel, with the rule that stopped it">,
   ];
   let statistics = [
