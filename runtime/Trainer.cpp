@@ -319,13 +319,22 @@ const char *roleName(Role role) {
   return "?";
 }
 
+std::string shapeText(const int64_t *shape, int rank) {
+  std::string text = "[";
+  for (int d = 0; d < rank; ++d)
+    text += (d ? ", " : "") +
+            (shape[d] < 0 ? std::string("B") : std::to_string(shape[d]));
+  return text + "]";
+}
+
+/// One line per tensor; a permuted one (kiln-layout) shows PyTorch's shape,
+/// as checkpoints hold it, and the layout the kernels use.
 std::string describe(const TensorInfo &info) {
-  std::string shape = "[";
-  for (int d = 0; d < info.rank; ++d)
-    shape +=
-        (d ? ", " : "") +
-        (info.shape[d] < 0 ? std::string("B") : std::to_string(info.shape[d]));
-  shape += "]";
+  std::string shape = shapeText(info.shape, info.rank);
+  if (info.permuted) {
+    std::vector<int64_t> canonical = canonicalShape(info);
+    shape = shapeText(canonical.data(), info.rank) + " (stored " + shape + ")";
+  }
   char buf[256];
   std::snprintf(buf, sizeof buf, "    %-32s %-10s %s %s%s", info.name,
                 roleName(info.role), info.type == ElemType::F32 ? "f32" : "i64",
