@@ -98,12 +98,15 @@ std::string identifier(StringRef name) {
   return id;
 }
 
-/// The element count of `t` as C++ ("B * 128", "10").
-std::string numelOf(mlir::RankedTensorType t) {
-  Linear elements = bytesOf(t);
+/// The element count of `t`, linear in the batch.
+Linear elementsOf(mlir::RankedTensorType t) {
+  Linear bytes = bytesOf(t);
   int64_t per = elementBytes(t);
-  return Linear{elements.perBatch / per, elements.fixed / per}.str();
+  return {bytes.perBatch / per, bytes.fixed / per};
 }
+
+/// The element count of `t` as C++ ("B * 128", "10").
+std::string numelOf(mlir::RankedTensorType t) { return elementsOf(t).str(); }
 
 std::string shapeList(mlir::RankedTensorType t) {
   std::string s = "{";
@@ -211,11 +214,7 @@ void writeInfo(const Info &info, llvm::raw_ostream &os) {
 /// Floating-point operations of `op` (2 per multiply-add of a GEMM or a
 /// convolution), linear in the batch; zero for other ops.
 Linear flopsOf(mlir::Operation *op) {
-  auto numel = [](mlir::Value v) {
-    Linear n = bytesOf(tensorType(v));
-    int64_t per = elementBytes(tensorType(v));
-    return Linear{n.perBatch / per, n.fixed / per};
-  };
+  auto numel = [](mlir::Value v) { return elementsOf(tensorType(v)); };
   auto times = [](Linear a, int64_t k) {
     return Linear{a.perBatch * k, a.fixed * k};
   };
@@ -482,13 +481,11 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
     op->print(ts, state);
     body << StringRef(text).split('\n').first << "\n";
   }
-  if (auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(op)) {
+  if (llvm::isa<kiln::nn::KernelOp>(op)) {
     // The fused ops, with the model lines they came from.
-    for (mlir::Operation &inner : kernel.getBody().front().without_terminator()) {
-      if (llvm::isa<kiln::nn::ConstantOp>(inner))
-        continue;
-      body << "  //   " << inner.getName();
-      if (auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(inner.getLoc()))
+    for (mlir::Operation *inner : membersOf(op)) {
+      body << "  //   " << inner->getName();
+      if (auto loc = llvm::dyn_cast<mlir::FileLineColLoc>(inner->getLoc()))
         body << " (line " << loc.getLine() << ")";
       body << "\n";
     }
