@@ -302,9 +302,15 @@ mlir::LogicalResult lowerKernelBody(kiln::nn::KernelOp kernel,
     fused.internal.push_back(!direct.count(end));
     fused.stages.push_back(std::move(stage));
   }
-  for (auto [i, v] : llvm::enumerate(yielded))
-    if (!direct.count(v) || !computedByStage.count(v))
-      fused.elementwiseOutputs.push_back(outputs[i]);
+  for (auto [i, v] : llvm::enumerate(yielded)) {
+    if (direct.count(v) && computedByStage.count(v))
+      continue;
+    fused.elementwiseOutputs.push_back(outputs[i]);
+    fused.readInside.push_back(
+        direct.count(v) && llvm::any_of(v.getUsers(), [&](mlir::Operation *u) {
+          return u != yield;
+        }));
+  }
   return mlir::success();
 }
 

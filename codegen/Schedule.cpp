@@ -81,6 +81,26 @@ void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
     f.specialize(large).parallel(outer);
 }
 
+/// Computes the 1-D elementwise outputs `loop`, all of extent `elements`,
+/// in one loop (compute_with): each vector of every output is computed in
+/// the same iteration, so the inputs they share (an optimizer's gradients
+/// and moments) are read once, not once per output. Split as in
+/// scheduleElementwise; only the loop's first Func may carry the
+/// specialization that adds threads.
+void scheduleElementwiseLoop(const std::vector<Func> &loop,
+                             const Expr &elements, int vec) {
+  Var v("v"), lane("lane"), o("o"), i("i");
+  for (Func f : loop)
+    f.split(f.args().front(), v, lane, vec, TailStrategy::GuardWithIf)
+        .split(v, o, i, kElementwiseChunk / vec, TailStrategy::GuardWithIf)
+        .vectorize(lane);
+  Func first = loop.front();
+  if (Expr large = worthThreads(elements); large.defined())
+    first.specialize(large).parallel(o);
+  for (Func f : llvm::drop_begin(loop))
+    f.compute_with(first, i);
+}
+
 /// A reduction's accumulator computed once per call, vectorized along its
 /// innermost kept dimension; when `large` holds at run time (see
 /// worthThreads) its outermost kept dimension, usually the batch, is split
@@ -247,6 +267,23 @@ void kiln::codegen::scheduleFusedForCPU(FusedKernel &kernel,
       stage.results[0].func.compute_root();
     scheduleForCPU(stage, target);
   }
-  for (Tensor &t : kernel.elementwiseOutputs)
+  // 1-D outputs of one extent that no member reads share a loop; the rest
+  // each run their own.
+  std::vector<Func> loop;
+  const Tensor *loopShape = nullptr;
+  for (auto [t, read] :
+       llvm::zip(kernel.elementwiseOutputs, kernel.readInside)) {
+    if (!read && t.rank() == 1 &&
+        (!loopShape ||
+         Halide::Internal::equal(t.shape[0], loopShape->shape[0]))) {
+      loop.push_back(t.func);
+      loopShape = &t;
+      continue;
+    }
     scheduleElementwise(t.func, t.shape, vec);
+  }
+  if (loop.size() == 1)
+    scheduleElementwise(loop[0], loopShape->shape, vec);
+  else if (loop.size() > 1)
+    scheduleElementwiseLoop(loop, loopShape->shape[0], vec);
 }

@@ -35,6 +35,9 @@ struct FusedKernel {
   std::vector<bool> internal;
   /// The outputs that elementwise ops compute from inputs and stages.
   std::vector<Tensor> elementwiseOutputs;
+  /// For each of those, whether other members read it back (then it is
+  /// computed before them, in a loop of its own).
+  std::vector<bool> readInside;
   /// Scalars the kernel recomputes (the learning rate): once per call.
   std::vector<Halide::Func> scalars;
 };
