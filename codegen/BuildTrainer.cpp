@@ -79,6 +79,10 @@ mlir::LogicalResult kiln::codegen::buildTrainer(mlir::ModuleOp module,
       KernelLibrary::create(options.target, loc);
   if (!kernels)
     return mlir::failure();
+  std::unique_ptr<KernelLibrary> gpuKernels;
+  if (!options.gpu.empty() &&
+      !(gpuKernels = KernelLibrary::create(options.target, loc, options.gpu)))
+    return mlir::failure();
   std::string stepPath = (dir + "/step.cpp").str();
   {
     std::error_code ec;
@@ -86,19 +90,37 @@ mlir::LogicalResult kiln::codegen::buildTrainer(mlir::ModuleOp module,
     if (ec)
       return mlir::emitError(loc) << "cannot write " << stepPath << ": "
                                   << ec.message();
-    if (mlir::failed(emitStepProgram(module, *kernels, options.source, step)))
+    if (mlir::failed(emitStepProgram(module, *kernels, gpuKernels.get(),
+                                     options.source, step)))
       return mlir::failure();
   }
   double lowered = secondsSince(start);
   std::string assembly =
       options.dumpDir.empty() ? "" : options.dumpDir + "/kernels.s";
-  if (mlir::failed(kernels->compile(dir.str().str(), loc, assembly)))
+  auto objects = kernels->compile(dir.str().str(), loc, assembly);
+  if (mlir::failed(objects))
+    return mlir::failure();
+  if (gpuKernels) {
+    auto gpuObjects = gpuKernels->compile(dir.str().str(), loc);
+    if (mlir::failed(gpuObjects))
+      return mlir::failure();
+    objects->insert(objects->end(), gpuObjects->begin(), gpuObjects->end());
+  }
+  objects->push_back((dir + "/halide_runtime.o").str());
+  if (mlir::failed(
+          kernels->compileRuntime(objects->back(), loc, gpuKernels.get())))
     return mlir::failure();
   if (!options.dumpDir.empty()) {
     std::error_code ec;
     llvm::raw_fd_ostream stmt(options.dumpDir + "/kernels.stmt", ec);
     if (!ec)
       kernels->printStmt(stmt);
+    if (gpuKernels) {
+      llvm::raw_fd_ostream gpuStmt(
+          options.dumpDir + "/" + gpuKernels->fileStem() + ".stmt", ec);
+      if (!ec)
+        gpuKernels->printStmt(gpuStmt);
+    }
     llvm::sys::fs::copy_file(stepPath, options.dumpDir + "/step.cpp");
   }
   double halide = secondsSince(start) - lowered;
@@ -116,15 +138,10 @@ mlir::LogicalResult kiln::codegen::buildTrainer(mlir::ModuleOp module,
                                    "-I" + runtime.include,
                                    "-I" + std::string(KILN_HALIDE_INCLUDE_DIR),
                                    "-I" + dir.str().str(),
-                                   stepPath,
-                                   (dir + "/kernels.o").str(),
-                                   (dir + "/halide_runtime.o").str(),
-                                   runtime.library,
-                                   "-lz",
-                                   "-lpthread",
-                                   "-ldl",
-                                   "-o",
-                                   options.output};
+                                   stepPath};
+  args.insert(args.end(), objects->begin(), objects->end());
+  args.insert(args.end(), {runtime.library, "-lz", "-lpthread", "-ldl", "-o",
+                           options.output});
   std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
   std::string message;
   std::string log = (dir + "/link.log").str();
@@ -142,9 +159,11 @@ mlir::LogicalResult kiln::codegen::buildTrainer(mlir::ModuleOp module,
   }
   double total = secondsSince(start);
   llvm::errs() << llvm::format(
-      "kiln: built %s in %.1f s (%zu kernels; lowering %.1f s, Halide/LLVM "
+      "kiln: built %s in %.1f s (%zu kernels%s; lowering %.1f s, Halide/LLVM "
       "%.1f s, C++ compile and link %.1f s)\n",
-      options.output.c_str(), total, kernels->size(), lowered, halide,
+      options.output.c_str(), total, kernels->size(),
+      gpuKernels ? (" for the CPU and " + options.gpu).c_str() : "", lowered,
+      halide,
       total - lowered - halide);
   if (options.keepTemps)
     llvm::errs() << "kiln: build directory kept at " << dir << "\n";

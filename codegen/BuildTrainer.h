@@ -19,6 +19,9 @@ struct TrainerOptions {
   std::string output;          ///< path of the executable to write
   std::string source;          ///< the .kiln file, recorded in the trainer
   std::string target = "host"; ///< Halide target string
+  /// The GPU API to compile the kernels for as well ("cuda", "opencl"), or
+  /// empty for a CPU-only trainer.
+  std::string gpu = "cuda";
   bool keepTemps = false;      ///< keep (and name) the build directory
   std::string kilnExecutable;  ///< argv[0], to find the runtime beside it
   /// When set, also write kernels.stmt, kernels.s and step.cpp here.

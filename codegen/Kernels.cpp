@@ -20,6 +20,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/Support/Path.h"
 
 #include <sstream>
 
@@ -155,6 +156,7 @@ struct KernelLibrary::Impl {
   std::map<std::string, Kernel> kernels; // by key
   llvm::StringMap<int> counts;           // kernels per op name
   std::vector<Halide::Module> modules;
+  std::string suffix; // of kernel and file names: "", "_cuda", "_opencl"
 };
 
 KernelLibrary::KernelLibrary(std::unique_ptr<Impl> impl)
@@ -162,7 +164,8 @@ KernelLibrary::KernelLibrary(std::unique_ptr<Impl> impl)
 KernelLibrary::~KernelLibrary() = default;
 
 std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
-                                                     mlir::Location loc) {
+                                                     mlir::Location loc,
+                                                     llvm::StringRef gpu) {
   auto impl = std::make_unique<Impl>();
   try {
     impl->target = target == "host" ? Halide::get_host_target()
@@ -178,6 +181,19 @@ std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
     return nullptr;
   }
   impl->target = impl->target.with_feature(Halide::Target::NoRuntime);
+  if (gpu == "cuda") {
+    // Halide 14's highest capability; the driver JIT-compiles the PTX for
+    // newer GPUs.
+    impl->target = impl->target.with_feature(Halide::Target::CUDA)
+                       .with_feature(Halide::Target::CUDACapability86);
+  } else if (gpu == "opencl") {
+    impl->target = impl->target.with_feature(Halide::Target::OpenCL);
+  } else if (!gpu.empty()) {
+    mlir::emitError(loc) << "unknown GPU API '" << gpu
+                         << "'; expected cuda or opencl";
+    return nullptr;
+  }
+  impl->suffix = gpu.empty() ? "" : "_" + gpu.str();
   return std::unique_ptr<KernelLibrary>(new KernelLibrary(std::move(impl)));
 }
 
@@ -357,8 +373,13 @@ kiln::codegen::buildKernelPipeline(mlir::Operation *op,
       constrainDense([&](int h) { return buffer.dim(h); }, t.shape);
       funcs.push_back(t.func);
     }
-    if (fused)
+    bool gpu = target.has_gpu_feature();
+    if (fused && gpu)
+      scheduleFusedForGPU(fusedSchedule);
+    else if (fused)
       scheduleFusedForCPU(fusedSchedule, target);
+    else if (gpu)
+      scheduleForGPU(lowering);
     else
       scheduleForCPU(lowering, target);
     kernel.pipeline = Halide::Pipeline(funcs);
@@ -383,7 +404,8 @@ mlir::FailureOr<const Kernel *> KernelLibrary::get(mlir::Operation *op) {
   auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
   std::string opName = fused ? "fused_" + fused.getName().str()
                              : op->getName().stripDialect().str();
-  std::string name = opName + "_" + std::to_string(impl->counts[opName]++);
+  std::string name = opName + "_" + std::to_string(impl->counts[opName]++) +
+                     impl->suffix;
   try {
     impl->modules.push_back(pipeline->pipeline.compile_to_module(
         pipeline->arguments(), name, impl->target));
@@ -397,26 +419,65 @@ mlir::FailureOr<const Kernel *> KernelLibrary::get(mlir::Operation *op) {
   return &kernel;
 }
 
-mlir::LogicalResult KernelLibrary::compile(const std::string &dir,
-                                           mlir::Location loc,
-                                           const std::string &assembly) {
+mlir::FailureOr<std::vector<std::string>>
+KernelLibrary::compile(const std::string &dir, mlir::Location loc,
+                       const std::string &assembly) {
+  std::string stem = dir + "/" + fileStem();
+  std::vector<std::string> objects;
   try {
-    Halide::Module all = Halide::link_modules("kiln_kernels", impl->modules);
-    std::map<Halide::OutputFileType, std::string> outputs{
-        {Halide::OutputFileType::object, dir + "/kernels.o"},
-        {Halide::OutputFileType::c_header, dir + "/kernels.h"}};
-    if (!assembly.empty())
-      outputs[Halide::OutputFileType::assembly] = assembly;
-    all.compile(outputs);
-    Halide::Target runtime =
-        impl->target.without_feature(Halide::Target::NoRuntime);
-    Halide::compile_standalone_runtime(dir + "/halide_runtime.o", runtime);
+    if (!impl->target.has_gpu_feature()) {
+      Halide::Module all =
+          Halide::link_modules("kiln_kernels" + impl->suffix, impl->modules);
+      std::map<Halide::OutputFileType, std::string> outputs{
+          {Halide::OutputFileType::object, stem + ".o"},
+          {Halide::OutputFileType::c_header, stem + ".h"}};
+      if (!assembly.empty())
+        outputs[Halide::OutputFileType::assembly] = assembly;
+      all.compile(outputs);
+      return std::vector<std::string>{stem + ".o"};
+    }
+    // GPU modules are compiled one object each: Halide 14's link_modules
+    // mixes up their device code (a kernel then cannot be found by name).
+    std::error_code ec;
+    llvm::raw_fd_ostream header(stem + ".h", ec);
+    if (ec)
+      return mlir::emitError(loc) << "cannot write " << stem << ".h: "
+                                  << ec.message();
+    for (auto [i, module] : llvm::enumerate(impl->modules)) {
+      std::string part = stem + "_" + std::to_string(i);
+      module.compile({{Halide::OutputFileType::object, part + ".o"},
+                      {Halide::OutputFileType::c_header, part + ".h"}});
+      objects.push_back(part + ".o");
+      header << "#include \"" << llvm::sys::path::filename(part) << ".h\"\n";
+    }
   } catch (const Halide::Error &e) {
     return mlir::emitError(loc) << "Halide failed to compile the kernels: "
                                 << e.what();
   }
+  return objects;
+}
+
+mlir::LogicalResult KernelLibrary::compileRuntime(const std::string &path,
+                                                  mlir::Location loc,
+                                                  const KernelLibrary *gpu) const {
+  Halide::Target runtime =
+      impl->target.without_feature(Halide::Target::NoRuntime);
+  if (gpu)
+    for (auto feature : {Halide::Target::CUDA, Halide::Target::OpenCL})
+      if (gpu->impl->target.has_feature(feature))
+        runtime = runtime.with_feature(feature);
+  try {
+    Halide::compile_standalone_runtime(path, runtime);
+  } catch (const Halide::Error &e) {
+    return mlir::emitError(loc) << "Halide failed to compile its runtime: "
+                                << e.what();
+  }
   return mlir::success();
 }
+
+std::string KernelLibrary::suffix() const { return impl->suffix; }
+
+std::string KernelLibrary::fileStem() const { return "kernels" + suffix(); }
 
 void KernelLibrary::printStmt(llvm::raw_ostream &os) const {
   for (const Halide::Module &m : impl->modules) {

@@ -60,9 +60,12 @@ mlir::FailureOr<KernelPipeline> buildKernelPipeline(mlir::Operation *op,
 
 class KernelLibrary {
 public:
-  /// `target` is a Halide target string ("host", "x86-64-linux-avx2", ...).
+  /// `target` is a Halide target string ("host", "x86-64-linux-avx2", ...)
+  /// for the host code. With `gpu` ("cuda" or "opencl") the kernels run on
+  /// that GPU API (ScheduleGPU.cpp) and their names end in "_" + gpu.
   static std::unique_ptr<KernelLibrary> create(llvm::StringRef target,
-                                               mlir::Location loc);
+                                               mlir::Location loc,
+                                               llvm::StringRef gpu = "");
   ~KernelLibrary();
 
   /// The kernel that computes `op`, lowered and scheduled on first use.
@@ -70,11 +73,24 @@ public:
   /// rejects it.
   mlir::FailureOr<const Kernel *> get(mlir::Operation *op);
 
-  /// Writes every kernel to `dir`/kernels.o and kernels.h, and Halide's
-  /// runtime for the target to `dir`/halide_runtime.o; with `assembly`,
-  /// also the kernels' assembly to that file.
-  mlir::LogicalResult compile(const std::string &dir, mlir::Location loc,
-                              const std::string &assembly = "");
+  /// Writes every kernel to objects in `dir`, declared by
+  /// `dir`/<fileStem()>.h, and returns the objects' paths; with `assembly`,
+  /// also the CPU kernels' assembly to that file.
+  mlir::FailureOr<std::vector<std::string>>
+  compile(const std::string &dir, mlir::Location loc,
+          const std::string &assembly = "");
+
+  /// Writes Halide's runtime for this library's target, with the GPU API
+  /// of `gpu` when given, to `path`: one runtime serves both libraries.
+  mlir::LogicalResult compileRuntime(const std::string &path,
+                                     mlir::Location loc,
+                                     const KernelLibrary *gpu = nullptr) const;
+
+  /// "" for CPU kernels, else "_" and the GPU API ("_cuda"): ends the
+  /// kernels' names.
+  std::string suffix() const;
+  /// "kernels" and the suffix: the name of the object and header.
+  std::string fileStem() const;
 
   /// Prints each kernel's lowered Halide statement.
   void printStmt(llvm::raw_ostream &os) const;

@@ -45,6 +45,11 @@ struct FusedKernel {
 /// Schedules a fused kernel for `target`.
 void scheduleFusedForCPU(FusedKernel &kernel, const Halide::Target &target);
 
+/// The GPU schedules (ScheduleGPU.cpp), for any GPU API: one thread per
+/// element of every Func the kernel stores.
+void scheduleForGPU(OpLowering &lowering);
+void scheduleFusedForGPU(FusedKernel &kernel);
+
 } // namespace kiln::codegen
 
 #endif // KILN_CODEGEN_SCHEDULE_H

@@ -313,14 +313,21 @@ std::string sourceOf(mlir::Operation *op) {
 class FunctionEmitter {
 public:
   /// `firstSite`: the profile slot of the function's first kernel call.
+  /// With `gpuKernels`, the function is also written for the GPU.
   FunctionEmitter(mlir::func::FuncOp func, KernelLibrary &kernels,
-                  llvm::raw_ostream &os, int firstSite)
-      : func(func), kernels(kernels), os(os), state(func),
-        prefix(identifier(func.getSymName())), firstSite(firstSite) {}
+                  KernelLibrary *gpuKernels, llvm::raw_ostream &os,
+                  int firstSite)
+      : func(func), kernels(kernels), gpuKernels(gpuKernels), os(os),
+        state(func), prefix(identifier(func.getSymName())),
+        firstSite(firstSite) {}
 
   mlir::LogicalResult emit();
 
   std::string functionName() const { return prefix; }
+  /// The GPU version's name, or "nullptr" when there is none.
+  std::string deviceFunctionName() const {
+    return gpuKernels ? prefix + gpuKernels->suffix() : "nullptr";
+  }
   int numCalls() const { return calls; }
   /// The planned arena size, and the size with one slot per tensor.
   Linear arenaBytes() const { return arena; }
@@ -328,6 +335,9 @@ public:
 
 private:
   mlir::LogicalResult emitTables();
+  /// Writes the function for the host, or with `device` for the GPU (its
+  /// arrays in device memory, its kernels from gpuKernels).
+  mlir::LogicalResult emitFunction(bool device);
   mlir::LogicalResult emitOp(mlir::Operation *op, llvm::raw_ostream &body);
   void emitConstant(mlir::Operation *op, llvm::raw_ostream &body);
   /// Declares the View for value `v` over `storage`.
@@ -335,13 +345,14 @@ private:
                llvm::raw_ostream &body);
   /// The address `storage` names for a result of `op` (not a constant).
   std::string address(mlir::Operation *op, const Storage &storage);
-  /// Copies the operands of `pack` that the plan lists into it.
-  void emitPackCopies(kiln::nn::PackOp pack, const Storage &storage,
-                      llvm::raw_ostream &body);
+  /// Copies the operands of `pack` that the plan lists into it, at `at`.
+  void emitPackCopies(kiln::nn::PackOp pack, const std::string &at,
+                      const Storage &storage, llvm::raw_ostream &body);
   std::string freshName(StringRef base);
 
   mlir::func::FuncOp func;
   KernelLibrary &kernels;
+  KernelLibrary *gpuKernels;
   llvm::raw_ostream &os;
   mlir::AsmState state;
   std::string prefix;
@@ -349,6 +360,7 @@ private:
   llvm::StringMap<int> used;
   Linear arena, unplanned;
   int firstSite;
+  bool device = false; ///< writing the GPU version
   int constants = 0;
   int calls = 0;
   int values = 0;
@@ -366,7 +378,8 @@ void FunctionEmitter::declare(mlir::Value v, const std::string &storage,
                               llvm::raw_ostream &body) {
   mlir::RankedTensorType t = tensorType(v);
   std::string name = names[v];
-  body << "  " << viewType(t) << " " << name << "(" << storage << ", "
+  body << "  " << (device ? "Device" : "") << viewType(t) << " " << name
+       << "(" << storage << ", "
        << typeConstant(t) << ", " << shapeList(t) << ");\n";
 }
 
@@ -385,7 +398,7 @@ std::string FunctionEmitter::address(mlir::Operation *op,
     std::string base = names[op->getOperand(storage.index)] + ".data()";
     if (storage.offset == Linear{})
       return base;
-    return "static_cast<uint8_t *>(" + base + ") + " + storage.offset.str();
+    return base + " + " + storage.offset.str();
   }
   case Storage::Kind::Constant:
     break;
@@ -395,6 +408,7 @@ std::string FunctionEmitter::address(mlir::Operation *op,
 }
 
 void FunctionEmitter::emitPackCopies(kiln::nn::PackOp pack,
+                                     const std::string &at,
                                      const Storage &storage,
                                      llvm::raw_ostream &body) {
   // Operand j starts where operands 0..j-1 end (all have static shapes).
@@ -406,9 +420,9 @@ void FunctionEmitter::emitPackCopies(kiln::nn::PackOp pack,
   }
   for (int64_t j : storage.copied) {
     mlir::Value v = pack.getInputs()[j];
-    body << "  std::memcpy(static_cast<uint8_t *>(" << names[pack.getResult()]
-         << ".data()) + " << offsets[j] << ", " << names[v] << ".data(), "
-         << bytesOf(tensorType(v)).str() << ");\n";
+    body << "  KILN_CHECK(copyBytes(byteAt(" << at << ", " << offsets[j]
+         << "), " << names[v] << ".data(), "
+         << bytesOf(tensorType(v)).str() << "));\n";
   }
 }
 
@@ -440,7 +454,8 @@ void FunctionEmitter::emitConstant(mlir::Operation *op,
       llvm::cast<kiln::nn::ConstantOp>(op).getValue());
   mlir::RankedTensorType t = tensorType(op->getResult(0));
   bool isInt = t.getElementType().isInteger(64);
-  std::string data = "kConstant" + std::to_string(constants++) + "_" + prefix;
+  std::string data = "kConstant" + std::to_string(constants++) + "_" +
+                     prefix + (device ? "_device" : "");
   std::string ctype = isInt ? "int64_t" : "float";
   // Constants are data, not code: static arrays the kernels read in place.
   std::string values;
@@ -469,7 +484,16 @@ void FunctionEmitter::emitConstant(mlir::Operation *op,
     }
   }
   body << "  static " << ctype << " " << data << "[] = {" << values << "};\n";
-  declare(op->getResult(0), data, body);
+  if (!device) {
+    declare(op->getResult(0), data, body);
+    return;
+  }
+  // Uploaded on the first call.
+  body << "  static DeviceConstant " << data << "_copy(" << data
+       << ", sizeof(" << data << "));\n"
+       << "  DevicePtr " << data << "_ptr;\n"
+       << "  KILN_CHECK(" << data << "_copy.get(" << data << "_ptr));\n";
+  declare(op->getResult(0), data + "_ptr", body);
 }
 
 mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
@@ -502,23 +526,26 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
     auto storage = kiln::plan::storageOf(r);
     if (mlir::failed(storage))
       return mlir::failure();
-    declare(r, address(op, *storage), body);
+    std::string at = address(op, *storage);
+    // Copies first: a device view may stage its tensor when declared.
     if (auto pack = llvm::dyn_cast<kiln::nn::PackOp>(op))
-      emitPackCopies(pack, *storage, body);
+      emitPackCopies(pack, at, *storage, body);
+    declare(r, at, body);
   }
   // Reshape and unpack name bytes that are already there; a pack is a
   // view or the copies above.
   if (llvm::isa<kiln::nn::ReshapeOp, kiln::nn::UnpackOp, kiln::nn::PackOp>(op))
     return mlir::success();
 
-  auto kernel = kernels.get(op);
+  auto kernel = device ? gpuKernels->get(op) : kernels.get(op);
   if (mlir::failed(kernel))
     return mlir::failure();
   bool flat = (*kernel)->flattened;
   std::string dyn =
       flat ? numelOf(tensorType(op->getResult(0))) : std::string("B");
   Linear flops = flopsOfCall(op), bytes = bytesMovedBy(op);
-  llvm::raw_string_ostream table(callTable);
+  std::string row;
+  llvm::raw_string_ostream table(device ? row : callTable);
   auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
   table << "    {" << quoted((*kernel)->name) << ", "
         << quoted(fused ? fused.getName() : op->getName().getStringRef())
@@ -537,6 +564,9 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
   for (mlir::Value v : op->getResults())
     operand(v);
   body << ");\n";
+  if (device)
+    for (mlir::Value v : op->getResults())
+      body << "  KILN_CHECK(" << names[v] << ".writeBack());\n";
   ++calls;
   return mlir::success();
 }
@@ -552,6 +582,20 @@ mlir::LogicalResult FunctionEmitter::emit() {
     return mlir::failure();
   arena = *planned;
   unplanned = *oneSlotEach;
+
+  if (mlir::failed(emitFunction(/*device=*/false)) ||
+      (gpuKernels && mlir::failed(emitFunction(/*device=*/true))))
+    return mlir::failure();
+  os << "const KernelCall " << prefix << "Calls[] = {\n" << callTable
+     << "};\n\n";
+  return mlir::success();
+}
+
+mlir::LogicalResult FunctionEmitter::emitFunction(bool onDevice) {
+  device = onDevice;
+  names.clear();
+  used.clear();
+  constants = calls = values = 0;
 
   std::string bodyText;
   llvm::raw_string_ostream body(bodyText);
@@ -575,22 +619,26 @@ mlir::LogicalResult FunctionEmitter::emit() {
           storage->index == int64_t(i))
         continue;
     }
-    body << "  std::memcpy(results[" << i << "], " << names[v] << ".data(), "
-         << bytesOf(tensorType(v)).str() << ");\n";
+    body << "  KILN_CHECK(copyBytes(results[" << i << "], " << names[v]
+         << ".data(), " << bytesOf(tensorType(v)).str() << "));\n";
   }
 
-  os << "// @" << func.getSymName() << ": " << calls << " kernel calls, "
-     << "arena of " << arena.str() << " bytes (one slot per tensor: "
-     << unplanned.str() << ").\n";
-  os << "int " << prefix << "(int64_t B, void *const *args, "
-     << "void *const *results) {\n";
-  os << "  static Arena storage;\n";
-  os << "  uint8_t *arena = storage.get(" << arena.str() << ");\n";
-  os << "  (void)arena;\n";
-  os << body.str();
-  os << "  return 0;\n}\n\n";
-  os << "const KernelCall " << prefix << "Calls[] = {\n" << callTable
-     << "};\n\n";
+  os << "// @" << func.getSymName() << (device ? " on the GPU" : "") << ": "
+     << calls << " kernel calls, arena of " << arena.str()
+     << " bytes (one slot per tensor: " << unplanned.str() << ").\n";
+  if (device) {
+    os << "int " << deviceFunctionName() << "(int64_t B, const DevicePtr *args, "
+       << "const DevicePtr *results) {\n"
+       << "  static DeviceArena storage;\n"
+       << "  DevicePtr arena;\n"
+       << "  KILN_CHECK(storage.get(" << arena.str() << ", arena));\n";
+  } else {
+    os << "int " << prefix << "(int64_t B, void *const *args, "
+       << "void *const *results) {\n"
+       << "  static Arena storage;\n"
+       << "  uint8_t *arena = storage.get(" << arena.str() << ");\n";
+  }
+  os << "  (void)arena;\n" << body.str() << "  return 0;\n}\n\n";
   return mlir::success();
 }
 
@@ -625,7 +673,7 @@ std::string stepInfo(const FunctionEmitter &e, mlir::func::FuncOp f) {
   Linear planned = e.arenaBytes(), unplanned = e.unplannedBytes();
   os << "{" << f.getNumArguments() << ", " << prefix << "Args, "
      << f.getNumResults() << ", " << prefix << "Results, " << prefix << ", "
-     << e.numCalls() << ", " << prefix << "Calls, {" << planned.perBatch
+     << e.deviceFunctionName() << ", " << e.numCalls() << ", " << prefix << "Calls, {" << planned.perBatch
      << ", " << planned.fixed << "}, {" << unplanned.perBatch << ", "
      << unplanned.fixed << "}}";
   return s;
@@ -635,6 +683,7 @@ std::string stepInfo(const FunctionEmitter &e, mlir::func::FuncOp f) {
 
 mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
                                                    KernelLibrary &kernels,
+                                                   KernelLibrary *gpuKernels,
                                                    StringRef source,
                                                    llvm::raw_ostream &os) {
   auto train = module.lookupSymbol<mlir::func::FuncOp>("train_step");
@@ -652,17 +701,25 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
   os << "// Step program of model '" << name << "' (" << source
      << "), generated by kiln. Do not edit.\n"
      << "// Target: " << kernels.targetString() << "\n\n"
-     << "#include \"kernels.h\"\n"
-     << "#include \"runtime/Model.h\"\n"
+     << "#include \"kernels.h\"\n";
+  std::string gpu = gpuKernels ? gpuKernels->suffix().substr(1) : "";
+  if (gpuKernels)
+    os << "#include \"" << gpuKernels->fileStem() << ".h\"\n"
+       << "#include \"runtime/Device.h\"\n"
+       << (gpu == "cuda" ? "#include \"HalideRuntimeCuda.h\"\n"
+                         : "#include \"HalideRuntimeOpenCL.h\"\n");
+  os << "#include \"runtime/Model.h\"\n"
      << "#include \"runtime/StepSupport.h\"\n"
      << "#include \"runtime/Trainer.h\"\n\n"
      << "#include <cmath>\n#include <cstring>\n\n"
      << "using namespace kiln::rt;\nusing namespace kiln::rt::step;\n\n"
      << "namespace {\n\n";
-  FunctionEmitter trainEmitter(train, kernels, os, /*firstSite=*/0);
+  FunctionEmitter trainEmitter(train, kernels, gpuKernels, os,
+                               /*firstSite=*/0);
   if (mlir::failed(trainEmitter.emit()))
     return mlir::failure();
-  FunctionEmitter evalEmitter(eval, kernels, os, trainEmitter.numCalls());
+  FunctionEmitter evalEmitter(eval, kernels, gpuKernels, os,
+                              trainEmitter.numCalls());
   if (mlir::failed(evalEmitter.emit()))
     return mlir::failure();
 
@@ -672,6 +729,8 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "    " << quoted(source) << ",\n"
      << "    R\"json(" << json(trainBlock) << ")json\",\n"
      << "    " << quoted(kernels.targetString()) << ",\n"
+     << "    " << (gpuKernels ? quoted(gpu) : "nullptr") << ",\n"
+     << "    " << (gpuKernels ? "&kDeviceApi" : "nullptr") << ",\n"
      << "    Task::" << task << ",\n"
      << "    " << classes << ",\n"
      << "    " << stepInfo(trainEmitter, train) << ",\n"
@@ -679,6 +738,12 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "};\n\n"
      << "} // namespace\n\n"
      << "const Model &kiln::rt::generatedModel() { return kModel; }\n\n"
+     << (gpuKernels ? "const halide_device_interface_t *kiln::rt::"
+                      "gpuInterface() {\n  return halide_" +
+                          gpu + "_device_interface();\n}\n\n"
+                          "int kiln::rt::viewAlignment() { return " +
+                          (gpu == "opencl" ? "512" : "1") + "; }\n\n"
+                    : "")
      << "void kiln::rt::setKernelThreads(int threads) {\n"
      << "  halide_set_num_threads(threads);\n}\n\n"
      << "void kiln::rt::setKernelProfile(double *seconds) {\n"

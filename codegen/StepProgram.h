@@ -19,10 +19,12 @@
 namespace kiln::codegen {
 
 /// Writes the step program of `module` (after the train pipeline: it has
-/// @train_step and @eval_step), getting kernels from `kernels`. `source` is
-/// the .kiln path recorded in the program.
+/// @train_step and @eval_step), getting kernels from `kernels`, and with
+/// `gpuKernels` a second version of each function that runs them on the
+/// GPU. `source` is the .kiln path recorded in the program.
 mlir::LogicalResult emitStepProgram(mlir::ModuleOp module,
                                     KernelLibrary &kernels,
+                                    KernelLibrary *gpuKernels,
                                     llvm::StringRef source,
                                     llvm::raw_ostream &os);
 

@@ -19,7 +19,45 @@
 
 #include <cstdint>
 
+struct halide_buffer_t;
+
 namespace kiln::rt {
+
+/// A place in device memory: `offset` bytes into the allocation `base` (a
+/// one-dimensional byte buffer of the GPU API; runtime/Device.h).
+struct DevicePtr {
+  halide_buffer_t *base = nullptr;
+  int64_t offset = 0;
+
+  DevicePtr operator+(int64_t bytes) const { return {base, offset + bytes}; }
+};
+
+/// A device allocation (runtime/Device.h); opaque to the runtime.
+class DeviceBuffer;
+
+/// Device memory operations of a trainer built with GPU kernels. The
+/// generated step program defines them (runtime/Device.h), since it links
+/// Halide's runtime; the trainer's runtime reaches the GPU only through
+/// them. Functions returning int return 0 or Halide's error code.
+struct DeviceApi {
+  /// Finds the device and makes Halide keep freed device memory for reuse
+  /// (a step's kernels then allocate nothing after the first step).
+  int (*open)();
+  /// `bytes` bytes of device memory, or null (then lastError says why).
+  DeviceBuffer *(*allocate)(int64_t bytes);
+  void (*release)(DeviceBuffer *);
+  DevicePtr (*at)(DeviceBuffer *, int64_t offset);
+  /// Exchanges two allocations' memory; pointers into each follow it.
+  void (*swap)(DeviceBuffer *, DeviceBuffer *);
+  int (*upload)(DevicePtr dst, const void *host, int64_t bytes);
+  int (*download)(void *host, DevicePtr src, int64_t bytes);
+  int (*copy)(DevicePtr dst, DevicePtr src, int64_t bytes);
+  /// Blocks until the device has finished all work (queued on `any`'s
+  /// device).
+  int (*synchronize)(DeviceBuffer *any);
+  /// Halide's last error message on this thread.
+  const char *(*lastError)();
+};
 
 /// What an argument or result of a step function is (its nn.* attribute).
 enum class Role {
@@ -92,6 +130,10 @@ struct StepFunction {
   /// Returns 0, or nonzero after printing which kernel failed and Halide's
   /// message (runtime/StepSupport.h).
   int (*run)(int64_t batch, void *const *args, void *const *results);
+  /// The same on the GPU (Model::gpu), every array in device memory; null
+  /// when the trainer was built without GPU kernels.
+  int (*runOnDevice)(int64_t batch, const DevicePtr *args,
+                     const DevicePtr *results);
   /// Its kernel calls in program order.
   int numCalls;
   const KernelCall *calls;
@@ -115,6 +157,10 @@ struct Model {
   const char *source;    ///< path of the .kiln file it was compiled from
   const char *trainJson; ///< the nn.train dictionary as JSON (docs/ir.md)
   const char *target;    ///< the Halide target the kernels were built for
+  /// The GPU API of the device kernels ("cuda", "opencl"), or null.
+  const char *gpu;
+  /// Device memory for StepFunction::runOnDevice; null without GPU kernels.
+  const DeviceApi *device;
   Task task;
   int64_t numClasses;    ///< classes of a Multiclass model (2 for Binary)
   StepFunction train;    ///< train_step: forward, backward, optimizer update

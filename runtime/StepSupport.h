@@ -47,7 +47,7 @@ public:
   }
 
   operator halide_buffer_t *() { return &buffer; }
-  void *data() const { return buffer.host; }
+  uint8_t *data() const { return buffer.host; }
   int64_t numel() const {
     int64_t n = 1;
     for (int h = 0; h < R; ++h)
@@ -89,6 +89,18 @@ private:
   size_t capacity = 0;
 };
 
+/// `offset` bytes after `p` (Device.h has the DevicePtr twin).
+inline uint8_t *byteAt(void *p, int64_t offset) {
+  return static_cast<uint8_t *>(p) + offset;
+}
+
+/// Copies `bytes` bytes between host arrays (the step program's
+/// DeviceView counterpart is in runtime/Device.h).
+inline int copyBytes(void *dst, const void *src, int64_t bytes) {
+  std::memcpy(dst, src, size_t(bytes));
+  return 0;
+}
+
 /// The last message Halide reported on this thread.
 inline std::string &lastKernelError() {
   static thread_local std::string message;
@@ -125,9 +137,10 @@ template <typename Call> int timedRun(int site, Call call) {
   return code;
 }
 
-inline int kernelFailed(const char *kernel, int code) {
-  std::fprintf(stderr, "trainer: error: kernel %s failed (Halide error %d): %s\n",
-               kernel, code, lastKernelError().c_str());
+/// Reports that `what` (a kernel call, or a device copy) failed.
+inline int kernelFailed(const char *what, int code) {
+  std::fprintf(stderr, "trainer: error: %s failed (Halide error %d): %s\n",
+               what, code, lastKernelError().c_str());
   return code;
 }
 
@@ -139,7 +152,15 @@ inline int kernelFailed(const char *kernel, int code) {
   do {                                                                         \
     if (int kiln_error = ::kiln::rt::step::timedRun(                           \
             site, [&] { return kernel(__VA_ARGS__); }))                        \
-      return ::kiln::rt::step::kernelFailed(#kernel, kiln_error);              \
+      return ::kiln::rt::step::kernelFailed("kernel " #kernel, kiln_error);   \
+  } while (0)
+
+/// Evaluates `call` (a copy, or on the GPU an allocation); on failure
+/// reports it and returns its error code.
+#define KILN_CHECK(call)                                                       \
+  do {                                                                         \
+    if (int kiln_error = (call))                                               \
+      return ::kiln::rt::step::kernelFailed(#call, kiln_error);                \
   } while (0)
 
 #endif // KILN_RUNTIME_STEPSUPPORT_H

@@ -44,6 +44,11 @@ const OptionSpec kData{"data", "DIR|FILE...",
 const OptionSpec kBatch{"batch", "B", "samples per batch", "batch"};
 const OptionSpec kThreads{
     "threads", "T", "threads the kernels may use (0: one per core)", nullptr};
+const OptionSpec kDevice{
+    "device", "D",
+    "where the kernels run: cpu (the default), or the GPU API the trainer "
+    "was built for (cuda, or opencl; kiln --gpu)",
+    nullptr};
 const OptionSpec kWeights{"weights", "CKPT",
                           "the checkpoint to evaluate (its .safetensors "
                           "model file)",
@@ -59,6 +64,7 @@ const CommandSpec kCommands[] = {
       {"epochs", "N", "epochs to train", "epochs"},
       kBatch,
       kThreads,
+      kDevice,
       {"seed", "S", "seed of initialization, shuffling, split and dropout",
        "seed"},
       {"val-split", "F",
@@ -80,7 +86,7 @@ const CommandSpec kCommands[] = {
     {"eval",
      "Prints the loss, accuracy, per-class report and confusion matrix of "
      "a checkpoint on the test data (the training data when there is none).",
-     {kWeights, kData, kBatch, kThreads},
+     {kWeights, kData, kBatch, kThreads, kDevice},
      runEval},
     {"predict",
      "Writes one line per sample, 'index,prediction,label', on the test data "
@@ -89,6 +95,7 @@ const CommandSpec kCommands[] = {
       kData,
       kBatch,
       kThreads,
+      kDevice,
       {"out", "FILE", "write the predictions here, not to stdout", nullptr}},
      runPredict},
     {"steps",
@@ -98,7 +105,8 @@ const CommandSpec kCommands[] = {
      {{"inputs", "FILE", "train_step's arguments by name (required)", nullptr},
       {"steps", "K", "how many times to run train_step (1)", nullptr},
       {"outputs", "FILE", "write the last run's results here by name", nullptr},
-      kThreads},
+      kThreads,
+      kDevice},
      runSteps},
     {"bench",
      "Times training steps (one train_step call each) on random data, then "
@@ -110,6 +118,7 @@ const CommandSpec kCommands[] = {
        nullptr},
       {"warmup", "N", "untimed steps first (10)", nullptr},
       kThreads,
+      kDevice,
       {"peak-gflops", "X", "the roofline's compute peak instead of measuring it",
        nullptr},
       {"peak-gbs", "Y", "the roofline's bandwidth instead of measuring it",
@@ -457,12 +466,40 @@ double trainer::jsonNumber(const JsonValue &object, const char *key,
   return v && v->kind == JsonValue::Kind::Number ? v->number : otherwise;
 }
 
-bool trainer::applyThreads(const Options &options, std::string &error) {
+static const DeviceApi *selectedDevice = nullptr;
+
+const DeviceApi *trainer::deviceInUse() { return selectedDevice; }
+
+bool trainer::applyKernelOptions(const Options &options, const Model &model,
+                                 std::string &error) {
   int64_t threads = 0;
   if (!options.integer("threads", 0, threads, error))
     return false;
   if (options.has("threads"))
     setKernelThreads(int(threads));
+  std::string device = options.text("device", "cpu");
+  if (device == "cpu")
+    return true;
+  if (device != "cuda" && device != "opencl")
+    return error = "--device: '" + device + "' is not cpu, cuda or opencl",
+           false;
+  if (!model.gpu || !model.device)
+    return error = "--device " + device +
+                   ": this trainer has no GPU kernels (it was built with "
+                   "kiln --gpu=none)",
+           false;
+  if (device != model.gpu)
+    return error = "--device " + device + ": this trainer's GPU kernels are " +
+                   model.gpu + " (kiln --gpu=" + device + " builds " + device +
+                   " kernels)",
+           false;
+  if (int code = model.device->open())
+    return error = "--device " + device + ": no usable " +
+                   (device == "cuda" ? "CUDA" : "OpenCL") +
+                   " device (Halide error " + std::to_string(code) + ": " +
+                   model.device->lastError() + ")",
+           false;
+  selectedDevice = model.device;
   return true;
 }
 

@@ -764,7 +764,7 @@ bool trainer::runBench(const Options &options, const Model &model,
       !options.integer("steps", 1, steps, error) ||
       !options.integer("warmup", 0, warmup, error) ||
       !options.integer("threads", 0, threads, error) ||
-      !applyThreads(options, error))
+      !applyKernelOptions(options, model, error))
     return false;
   Report baseline;
   if (options.has("baseline") &&

@@ -56,8 +56,13 @@ int64_t jsonInt(const JsonValue &object, const char *key, int64_t otherwise);
 /// The numeric member `key` of `object`, or `otherwise` when absent.
 double jsonNumber(const JsonValue &object, const char *key, double otherwise);
 
-/// Calls setKernelThreads when --threads was given.
-bool applyThreads(const Options &options, std::string &error);
+/// Calls setKernelThreads when --threads was given, and with --device cuda
+/// (or opencl) opens the GPU the step calls then run on.
+bool applyKernelOptions(const Options &options, const Model &model,
+                        std::string &error);
+
+/// The device API step calls run on, or null for the CPU.
+const DeviceApi *deviceInUse();
 
 /// One array of a step call: f32 or i64 storage for up to the bound batch,
 /// or, for a Param, Buffer or OptState, a place in a state arena.
@@ -71,6 +76,8 @@ struct StepArray {
   /// than pointed into because commit() swaps arenas.
   std::vector<float> *arena = nullptr;
   size_t offset = 0;
+  /// Its place in device memory, when the call runs on the GPU.
+  DevicePtr device;
 
   void *data() {
     if (arena)
@@ -87,6 +94,12 @@ struct StepArray {
 /// those roles are written back to back into a result arena of the call,
 /// and every other argument and result has its own storage for up to
 /// `maxBatch` samples. The state itself changes only in commit().
+///
+/// On the GPU (deviceInUse()), every array also has a place in device memory
+/// and the kernels read and write only those: run() uploads the arguments
+/// that are not state (and the state, the first time) and downloads the
+/// outputs that are not state; commit() swaps or copies on the device, and
+/// the host's copy of the state is brought up to date by syncState().
 class StepCall {
 public:
   /// Binds `fn` to `state`, which must hold every Param, Buffer and
@@ -94,6 +107,7 @@ public:
   StepCall(const StepFunction &fn, TrainState &state, int64_t maxBatch);
   StepCall(const StepCall &) = delete;
   StepCall &operator=(const StepCall &) = delete;
+  ~StepCall();
 
   /// The Input argument's storage, and the Target's as labels or targets
   /// (null when the function has no such argument or type).
@@ -112,6 +126,15 @@ public:
   void commit();
   /// Whether commit() swaps arenas rather than copying.
   bool commitSwaps() const { return swaps; }
+  /// Makes the host's copy of the state current: a no-op on the CPU; on the
+  /// GPU, downloads the state when steps have changed it. Call before
+  /// reading the state (to save it, or to evaluate with another call).
+  bool syncState(std::string &error);
+  /// On the GPU, downloads the state results of the last run too (run()
+  /// downloads the other results), for reading `results`.
+  bool fetchStateResults(std::string &error);
+  /// Waits for the device's queued work (a no-op on the CPU).
+  bool synchronize(std::string &error);
   /// The "loss" output of the last run (NaN when there is none).
   double loss() const;
   /// The "predict" output, or null.
@@ -127,6 +150,19 @@ private:
   /// The state arguments when they are not one run of the state's arena.
   std::vector<float> gathered;
   bool swaps = false;
+  bool inPlace = true; ///< the state arguments are the state's arena
+
+  /// The GPU's copies (null on the CPU): the state arguments, laid out as on
+  /// the host (the state's arena, or `gathered`), the state results (as
+  /// resultArena) and every other array.
+  const DeviceApi *device = nullptr;
+  DeviceBuffer *deviceState = nullptr, *deviceResults = nullptr,
+               *deviceOther = nullptr;
+  bool deviceStale = true; ///< the host state is newer than deviceState
+  bool hostStale = false;  ///< deviceState is newer than the host state
+  void placeOnDevice(int64_t maxBatch);
+  bool runOnDevice(int64_t batch, std::string &error);
+  bool deviceError(const char *what, int code, std::string &error) const;
 };
 
 /// How a batch's predictions score against its labels or targets.

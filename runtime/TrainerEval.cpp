@@ -173,7 +173,7 @@ static bool prepareInference(const Options &options, const Model &model,
     return false;
   inf.batch = jsonInt(inf.block, "batch", 32);
   return options.integer("batch", 1, inf.batch, error) &&
-         applyThreads(options, error) &&
+         applyKernelOptions(options, model, error) &&
          initialState(model, 0, inf.state, error) &&
          loadWeights(options.text("weights"), inf.state, error) &&
          loadSplits(model, inf.block, options, inf.splits, error);

@@ -128,8 +128,8 @@ bool keepResumed(const Options &options, const TrainState &state,
   return true;
 }
 
-bool readSettings(const Options &options, const JsonValue &block, Settings &s,
-                  std::string &error) {
+bool readSettings(const Options &options, const Model &model,
+                  const JsonValue &block, Settings &s, std::string &error) {
   s.epochs = jsonInt(block, "epochs", s.epochs);
   s.batch = jsonInt(block, "batch", s.batch);
   s.seed = jsonInt(block, "seed", s.seed);
@@ -141,7 +141,7 @@ bool readSettings(const Options &options, const JsonValue &block, Settings &s,
       !options.integer("seed", 0, s.seed, error) ||
       !options.real("val-split", 0, 1, s.valSplit, error) ||
       !options.integer("save-every", 1, s.saveEvery, error) ||
-      !applyThreads(options, error))
+      !applyKernelOptions(options, model, error))
     return false;
   if (s.saveEvery && s.save.empty())
     return error = "--save-every needs --save CKPT (where to save)", false;
@@ -229,7 +229,7 @@ bool trainer::runTrain(const Options &options, const Model &model,
   Settings s;
   TrainState state;
   if (!parseTrainBlock(model, block, error) ||
-      !readSettings(options, block, s, error) ||
+      !readSettings(options, model, block, s, error) ||
       !startState(options, model, s, state, error))
     return false;
   uint64_t seed = uint64_t(s.seed);
@@ -274,6 +274,8 @@ bool trainer::runTrain(const Options &options, const Model &model,
   Scorer running(model);
   bool savedAny = false;
   auto save = [&] {
+    if (!call.syncState(error))
+      return false;
     savedAny = true;
     state.runInfo[kSeedKey] = std::to_string(s.seed);
     state.runInfo[kBatchSizeKey] = std::to_string(s.batch);
@@ -359,7 +361,8 @@ bool trainer::runTrain(const Options &options, const Model &model,
     r.samplesPerSecond = progress.samplesPerSecond();
     if (validation.size > 0) {
       Scorer val(model);
-      if (!evaluate(model, state, validation, s.batch, val, error))
+      if (!call.syncState(error) ||
+          !evaluate(model, state, validation, s.batch, val, error))
         return false;
       r.valLoss = val.meanLoss();
       r.valAccuracy = val.accuracy();
@@ -395,7 +398,8 @@ bool trainer::runTrain(const Options &options, const Model &model,
 
   if (splits.test.size > 0) {
     Scorer test(model);
-    if (!evaluate(model, state, splits.test, s.batch, test, error))
+    if (!call.syncState(error) ||
+        !evaluate(model, state, splits.test, s.batch, test, error))
       return false;
     std::printf("\n");
     printReport(stdout, "test", test);

@@ -72,6 +72,7 @@ StepCall::StepCall(const StepFunction &fn, TrainState &state, int64_t maxBatch)
                                                      previous->count;
       previous = a.state;
     }
+  this->inPlace = inPlace;
   if (inPlace) {
     for (StepArray &a : args)
       if (a.state) {
@@ -92,6 +93,62 @@ StepCall::StepCall(const StepFunction &fn, TrainState &state, int64_t maxBatch)
   swaps = updated.size() == state.tensors.size();
   for (size_t k = 0; swaps && k < updated.size(); ++k)
     swaps = updated[k] == &state.tensors[k];
+
+  device = fn.runOnDevice ? deviceInUse() : nullptr;
+  if (device)
+    placeOnDevice(maxBatch);
+}
+
+/// Bytes of `info`'s array for `batch` samples.
+static int64_t bytesOf(const TensorInfo &info, int64_t batch) {
+  return elementCount(info, batch) *
+         (info.type == ElemType::I64 ? int64_t(sizeof(int64_t))
+                                     : int64_t(sizeof(float)));
+}
+
+void StepCall::placeOnDevice(int64_t maxBatch) {
+  // Allocation failures surface at the first run (a null buffer).
+  const std::vector<float> &stateArgs = inPlace ? state.arena : gathered;
+  deviceState = device->allocate(int64_t(stateArgs.size() * sizeof(float)));
+  deviceResults =
+      device->allocate(int64_t(resultArena.size() * sizeof(float)));
+  // The other arrays back to back, each at an offset every device can view
+  // in place (Device.h's viewAlignment).
+  int64_t other = 0;
+  std::vector<int64_t> offsets;
+  for (std::vector<StepArray> *arrays : {&args, &results})
+    for (StepArray &a : *arrays)
+      if (!a.arena) {
+        offsets.push_back(other);
+        other += (bytesOf(*a.info, maxBatch) + 511) / 512 * 512;
+      }
+  deviceOther = device->allocate(other);
+  size_t k = 0;
+  for (std::vector<StepArray> *arrays : {&args, &results}) {
+    DeviceBuffer *stateBuffer = arrays == &args ? deviceState : deviceResults;
+    for (StepArray &a : *arrays) {
+      if (a.arena)
+        a.device = device->at(stateBuffer, int64_t(a.offset * sizeof(float)));
+      else
+        a.device = device->at(deviceOther, offsets[k++]);
+    }
+  }
+}
+
+StepCall::~StepCall() {
+  if (device)
+    for (DeviceBuffer *b : {deviceState, deviceResults, deviceOther})
+      if (b)
+        device->release(b);
+}
+
+bool StepCall::deviceError(const char *what, int code,
+                           std::string &error) const {
+  if (code == 0)
+    return true;
+  return error = std::string(what) + " failed on the GPU (Halide error " +
+                 std::to_string(code) + "): " + device->lastError(),
+         false;
 }
 
 /// The array of `role` in `arrays`, or null.
@@ -127,13 +184,15 @@ void StepCall::setStep(int64_t step, uint64_t seed) {
 }
 
 bool StepCall::run(int64_t batch, std::string &error) {
-  std::vector<void *> argPtrs, resultPtrs;
-  for (StepArray &a : args) {
+  for (StepArray &a : args)
     if (a.arena == &gathered)
       std::copy(state.values(*a.state).begin(), state.values(*a.state).end(),
                 gathered.begin() + a.offset);
+  if (device)
+    return runOnDevice(batch, error);
+  std::vector<void *> argPtrs, resultPtrs;
+  for (StepArray &a : args)
     argPtrs.push_back(a.data());
-  }
   for (StepArray &r : results)
     resultPtrs.push_back(r.data());
   int status = fn.run(batch, argPtrs.data(), resultPtrs.data());
@@ -144,7 +203,73 @@ bool StepCall::run(int64_t batch, std::string &error) {
   return true;
 }
 
+bool StepCall::runOnDevice(int64_t batch, std::string &error) {
+  if (!deviceState || !deviceResults || !deviceOther)
+    return error = std::string("cannot allocate the step's arrays on the "
+                               "GPU: ") +
+                   device->lastError(),
+           false;
+  // The gathered state changes with every commit; the state's own arena
+  // only when the host wrote it.
+  if (deviceStale || !inPlace) {
+    const std::vector<float> &host = inPlace ? state.arena : gathered;
+    if (!deviceError("uploading the state",
+                     device->upload(device->at(deviceState, 0), host.data(),
+                                    int64_t(host.size() * sizeof(float))),
+                     error))
+      return false;
+    deviceStale = false;
+  }
+  std::vector<DevicePtr> argPtrs, resultPtrs;
+  for (StepArray &a : args) {
+    if (!a.arena &&
+        !deviceError("uploading an argument",
+                     device->upload(a.device, a.data(),
+                                    bytesOf(*a.info, batch)),
+                     error))
+      return false;
+    argPtrs.push_back(a.device);
+  }
+  for (StepArray &r : results)
+    resultPtrs.push_back(r.device);
+  int status = fn.runOnDevice(batch, argPtrs.data(), resultPtrs.data());
+  if (status != 0)
+    return error = "a kernel failed on the GPU (status " +
+                   std::to_string(status) + ") on a batch of " +
+                   std::to_string(batch) + " samples",
+           false;
+  for (StepArray &r : results)
+    if (!r.arena && !deviceError("downloading a result",
+                                 device->download(r.data(), r.device,
+                                                  bytesOf(*r.info, batch)),
+                                 error))
+      return false;
+  return true;
+}
+
 void StepCall::commit() {
+  if (device) {
+    // The state on the device becomes the results; the host's copy waits
+    // for syncState.
+    hostStale = true;
+    if (swaps) {
+      device->swap(deviceState, deviceResults);
+      return;
+    }
+    for (StepArray &r : results)
+      if (r.state) {
+        int64_t bytes = int64_t(r.state->count * sizeof(float));
+        if (inPlace)
+          device->copy(device->at(deviceState,
+                                  int64_t(r.state->offset * sizeof(float))),
+                       r.device, bytes);
+        else
+          device->download(state.values(*r.state).data(), r.device, bytes);
+      }
+    if (!inPlace)
+      hostStale = false;
+    return;
+  }
   if (swaps) {
     state.arena.swap(resultArena);
     return;
@@ -153,6 +278,37 @@ void StepCall::commit() {
     if (r.state)
       std::copy_n(resultArena.begin() + r.offset, r.state->count,
                   state.values(*r.state).begin());
+}
+
+bool StepCall::syncState(std::string &error) {
+  if (!device || !hostStale)
+    return true;
+  if (!deviceError("downloading the state",
+                   device->download(state.arena.data(),
+                                    device->at(deviceState, 0),
+                                    int64_t(state.arena.size() *
+                                            sizeof(float))),
+                   error))
+    return false;
+  hostStale = false;
+  return true;
+}
+
+bool StepCall::fetchStateResults(std::string &error) {
+  if (!device)
+    return true;
+  return deviceError("downloading the results",
+                     device->download(resultArena.data(),
+                                      device->at(deviceResults, 0),
+                                      int64_t(resultArena.size() *
+                                              sizeof(float))),
+                     error);
+}
+
+bool StepCall::synchronize(std::string &error) {
+  return !device ||
+         deviceError("waiting for the GPU", device->synchronize(deviceState),
+                     error);
 }
 
 double StepCall::loss() const {
@@ -218,7 +374,7 @@ bool trainer::runSteps(const Options &options, const Model &model,
            false;
   int64_t steps = 1;
   if (!options.integer("steps", 1, steps, error) ||
-      !applyThreads(options, error))
+      !applyKernelOptions(options, model, error))
     return false;
   std::string path = options.text("inputs");
   SafetensorsFile file;
@@ -260,6 +416,8 @@ bool trainer::runSteps(const Options &options, const Model &model,
 
   if (!options.has("outputs"))
     return true;
+  if (!call.fetchStateResults(error))
+    return false;
   SafetensorsFile out;
   for (StepArray &r : call.results) {
     std::vector<int64_t> shape = concreteShape(*r.info, batch);

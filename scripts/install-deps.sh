@@ -9,6 +9,9 @@ packages=(
   libhalide14-0-dev
   libgtest-dev libgmock-dev
   dataset-fashion-mnist
+  # OpenCL on the CPU (PoCL), and libOpenCL.so for Halide's runtime to load:
+  # the tests run the GPU kernels there when no GPU is at hand.
+  pocl-opencl-icd ocl-icd-opencl-dev
 )
 # The parser fuzzer needs clang 19 with its sanitizer runtimes; optional.
 if [ "${KILN_WITH_FUZZER:-0}" = 1 ]; then

@@ -82,6 +82,12 @@ cl::opt<std::string> target(
              "-avx2-fma-f16c-sse41-avx, x86-64-linux (portable SSE2)"),
     cl::init("host"), cl::sub(cl::SubCommand::getTopLevel()),
     cl::sub(benchCommand));
+cl::opt<std::string> gpu(
+    "gpu",
+    cl::desc("GPU API the trainer's kernels are also compiled for, run with "
+             "`trainer --device <api>`: cuda (the default), opencl, or none"),
+    cl::init("cuda"), cl::sub(cl::SubCommand::getTopLevel()),
+    cl::sub(benchCommand));
 cl::opt<bool> noFusion("no-fusion",
                        cl::desc("One kernel per op (to compare with the "
                                 "fused trainer)"));
@@ -128,6 +134,9 @@ std::string argv0;
 
 /// Writes --dump-dir's index.txt: every file there, in the order the
 /// compiler produced them.
+/// --gpu as KernelLibrary and TrainerOptions take it: empty for none.
+static std::string gpuApi() { return gpu == "none" ? "" : gpu.getValue(); }
+
 static void writeDumpIndex() {
   std::vector<std::string> irFiles;
   std::error_code ec;
@@ -230,6 +239,7 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
                          : outputFile.getValue();
     options.source = inputFile;
     options.target = target;
+    options.gpu = gpuApi();
     options.keepTemps = keepTemps;
     options.kilnExecutable = argv0;
     options.dumpDir = dumpDir;
@@ -238,15 +248,22 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
   auto kernels = kiln::codegen::KernelLibrary::create(target, module->getLoc());
   if (!kernels)
     return mlir::failure();
+  std::unique_ptr<kiln::codegen::KernelLibrary> gpuKernels;
+  if (!gpuApi().empty() && !(gpuKernels = kiln::codegen::KernelLibrary::create(
+                                 target, module->getLoc(), gpuApi())))
+    return mlir::failure();
   std::string program;
   raw_string_ostream programStream(program);
-  if (mlir::failed(kiln::codegen::emitStepProgram(*module, *kernels,
-                                                  inputFile, programStream)))
+  if (mlir::failed(kiln::codegen::emitStepProgram(
+          *module, *kernels, gpuKernels.get(), inputFile, programStream)))
     return mlir::failure();
-  if (emit == Stage::Cpp)
+  if (emit == Stage::Cpp) {
     os << program;
-  else
+  } else {
     kernels->printStmt(os);
+    if (gpuKernels)
+      gpuKernels->printStmt(os);
+  }
   return mlir::success();
 }
 

@@ -349,6 +349,8 @@ protected:
               "softmax.kiln",
               nullptr,
               "host",
+              nullptr,
+              nullptr,
               Task::Multiclass,
               kClasses,
               {std::size(kTrainArgs), kTrainArgs, std::size(kTrainResults),
