@@ -48,9 +48,9 @@ print({"median": "%.1f" % s["median_us"], "calls": s["kernel_calls"],
 memory() { "$1" info 2>/dev/null |
   sed -n 's/.*train_step \([0-9.]*\) MiB planned (\([0-9.]*\) MiB.*/\1 \2/p'; }
 for m in "${models[@]}"; do
-  "$kiln" "$root/examples/$m.kiln" -o "$out/$m" 2>"$out/$m.build.log"
+  "$kiln" "$root/examples/$m.kiln" --gpu=none -o "$out/$m" 2>"$out/$m.build.log"
   batch=${BATCH:-$("$out/$m" info | sed -n 's/.*"batch":\([0-9]*\).*/\1/p')}
-  "$kiln" "$root/examples/$m.kiln" --no-fusion -o "$out/$m-unfused" 2>>"$out/$m.build.log"
+  "$kiln" "$root/examples/$m.kiln" --gpu=none --no-fusion -o "$out/$m-unfused" 2>>"$out/$m.build.log"
   for v in "$m" "$m-unfused"; do
     "$out/$v" bench --batch "$batch" --threads "$threads" --steps "$steps" \
       --json "$out/$v.json" >"$out/$v.bench.txt"

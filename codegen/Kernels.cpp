@@ -492,3 +492,36 @@ std::string KernelLibrary::targetString() const {
 }
 
 size_t KernelLibrary::size() const { return impl->kernels.size(); }
+
+mlir::LogicalResult KernelLibrary::addPeakKernel(mlir::Location loc) {
+  // Independent chains per thread, so each thread issues FMAs back to back
+  // instead of waiting on one chain's latency.
+  constexpr int kChains = 8;
+  Halide::Var x("x");
+  Halide::RDom r(0, kPeakFmaSteps, "step");
+  std::vector<Expr> init, next;
+  for (int c = 0; c < kChains; ++c)
+    init.push_back(Halide::cast<float>(x) * 1e-9f + float(c));
+  Halide::Func chains("chains");
+  chains(x) = Halide::Tuple(init);
+  for (int c = 0; c < kChains; ++c)
+    // r enters only as 0, but makes the update a loop of kPeakFmaSteps.
+    next.push_back(chains(x)[c] * 0.999f + (0.001f + Halide::cast<float>(r.x * 0)));
+  chains(x) = Halide::Tuple(next);
+  Halide::Func out("peak_fma");
+  Expr sum = chains(x)[0];
+  for (int c = 1; c < kChains; ++c)
+    sum = sum + chains(x)[c];
+  out(x) = sum;
+  Halide::Var block("block"), thread("thread");
+  out.gpu_tile(x, block, thread, 256, Halide::TailStrategy::GuardWithIf);
+  chains.compute_at(out, thread);
+  try {
+    impl->modules.push_back(Halide::Pipeline(out).compile_to_module(
+        {}, "kiln_peak_fma" + impl->suffix, impl->target));
+  } catch (const Halide::Error &e) {
+    return mlir::emitError(loc) << "Halide rejected the peak FMA kernel: "
+                                << e.what();
+  }
+  return mlir::success();
+}

@@ -100,6 +100,14 @@ public:
 
   size_t size() const;
 
+  /// Steps of 8 FMAs each thread of the peak kernel runs.
+  static constexpr int kPeakFmaSteps = 512;
+  /// Adds `kiln_peak_fma<suffix>(halide_buffer_t *out)` to a GPU library:
+  /// one thread per element of `out`, each running kPeakFmaSteps steps of 8
+  /// independent FMAs, so `trainer bench --device` can measure the GPU's
+  /// FLOP rate for its roofline.
+  mlir::LogicalResult addPeakKernel(mlir::Location loc);
+
 private:
   struct Impl;
   explicit KernelLibrary(std::unique_ptr<Impl> impl);

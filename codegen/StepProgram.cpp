@@ -552,7 +552,8 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
         << ", " << flops.perBatch << ", " << flops.fixed << ", "
         << bytes.perBatch << ", " << bytes.fixed << ", "
         << quoted(sourceOf(op)) << "},\n";
-  body << "  KILN_RUN(" << firstSite + calls << ", " << (*kernel)->name
+  body << (device ? "  KILN_RUN_ON_DEVICE(" : "  KILN_RUN(") << firstSite + calls
+       << ", " << (*kernel)->name
        << ", int32_t(" << dyn << ")";
   auto operand = [&](mlir::Value v) {
     body << ", " << names[v];
@@ -723,6 +724,24 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
   if (mlir::failed(evalEmitter.emit()))
     return mlir::failure();
 
+  // With GPU kernels: what runtime/Device.h leaves to the program.
+  std::string gpuDefinitions;
+  if (gpuKernels) {
+    if (mlir::failed(gpuKernels->addPeakKernel(module.getLoc())))
+      return mlir::failure();
+    int64_t flopsPerThread = 2 * 8 * KernelLibrary::kPeakFmaSteps;
+    gpuDefinitions =
+        "const halide_device_interface_t *kiln::rt::gpuInterface() {\n"
+        "  return halide_" + gpu + "_device_interface();\n}\n\n"
+        "int kiln::rt::viewAlignment() { return " +
+        (gpu == "opencl" ? "512" : "1") + "; }\n\n"
+        "int kiln::rt::step::peakFma(DevicePtr out, int64_t threads, "
+        "double *flops) {\n"
+        "  DeviceView<1> v(out, kF32, {threads});\n"
+        "  *flops = double(threads) * " + std::to_string(flopsPerThread) +
+        ";\n"
+        "  return kiln_peak_fma" + gpuKernels->suffix() + "(v);\n}\n\n";
+  }
   auto [task, classes] = taskOf(train);
   os << "const Model kModel = {\n"
      << "    " << quoted(name) << ",\n"
@@ -738,12 +757,7 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "};\n\n"
      << "} // namespace\n\n"
      << "const Model &kiln::rt::generatedModel() { return kModel; }\n\n"
-     << (gpuKernels ? "const halide_device_interface_t *kiln::rt::"
-                      "gpuInterface() {\n  return halide_" +
-                          gpu + "_device_interface();\n}\n\n"
-                          "int kiln::rt::viewAlignment() { return " +
-                          (gpu == "opencl" ? "512" : "1") + "; }\n\n"
-                    : "")
+     << gpuDefinitions
      << "void kiln::rt::setKernelThreads(int threads) {\n"
      << "  halide_set_num_threads(threads);\n}\n\n"
      << "void kiln::rt::setKernelProfile(double *seconds) {\n"

@@ -38,6 +38,12 @@ const halide_device_interface_t *gpuInterface();
 /// CL_DEVICE_MEM_BASE_ADDR_ALIGN (at most 4096 bits on common devices).
 int viewAlignment();
 
+namespace step {
+/// Runs the GPU library's peak FMA kernel (Kernels.h) on `threads` floats at
+/// `out`, setting `flops` to the FLOPs it does; defined by the program.
+int peakFma(DevicePtr out, int64_t threads, double *flops);
+} // namespace step
+
 constexpr halide_type_t kBytes{halide_type_uint, 8, 1};
 
 /// One device allocation of bytes on the model's GPU (gpuInterface()). The
@@ -148,6 +154,14 @@ inline int download(void *host, DevicePtr src, int64_t bytes) {
 namespace step {
 
 inline DevicePtr byteAt(DevicePtr p, int64_t offset) { return p + offset; }
+
+/// Waits until the device has finished the work queued on it.
+inline int synchronizeDevice() {
+  static DeviceBuffer any;
+  if (int e = any.reserve(1))
+    return e;
+  return any.synchronize();
+}
 
 /// Device to device, for the step program (its host twin is in
 /// StepSupport.h).
@@ -280,11 +294,25 @@ inline const DeviceApi kDeviceApi = {
     upload,
     download,
     copyBytes,
-    [](DeviceBuffer *any) { return any->synchronize(); },
+    synchronizeDevice,
+    peakFma,
     [] { return lastKernelError().c_str(); },
 };
 
 } // namespace step
 } // namespace kiln::rt
+
+/// KILN_RUN for a GPU kernel: when profiling, the call's time includes
+/// waiting for the kernel to finish (a launch returns before it runs).
+#define KILN_RUN_ON_DEVICE(site, kernel, ...)                                  \
+  do {                                                                         \
+    if (int kiln_error = ::kiln::rt::step::timedRun(site, [&] {                \
+          int e = kernel(__VA_ARGS__);                                         \
+          return e || !::kiln::rt::step::profileSlots()                        \
+                     ? e                                                       \
+                     : ::kiln::rt::step::synchronizeDevice();                  \
+        }))                                                                    \
+      return ::kiln::rt::step::kernelFailed("kernel " #kernel, kiln_error);   \
+  } while (0)
 
 #endif // KILN_RUNTIME_DEVICE_H

@@ -52,9 +52,12 @@ struct DeviceApi {
   int (*upload)(DevicePtr dst, const void *host, int64_t bytes);
   int (*download)(void *host, DevicePtr src, int64_t bytes);
   int (*copy)(DevicePtr dst, DevicePtr src, int64_t bytes);
-  /// Blocks until the device has finished all work (queued on `any`'s
-  /// device).
-  int (*synchronize)(DeviceBuffer *any);
+  /// Blocks until the device has finished the work queued on it.
+  int (*synchronize)();
+  /// Queues a kernel of `threads` threads that does only FMAs, writing one
+  /// float per thread at `out`, and sets `flops` to its FLOP count: for the
+  /// roofline of `trainer bench --device`.
+  int (*peakFma)(DevicePtr out, int64_t threads, double *flops);
   /// Halide's last error message on this thread.
   const char *(*lastError)();
 };

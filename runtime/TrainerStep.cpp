@@ -307,7 +307,7 @@ bool StepCall::fetchStateResults(std::string &error) {
 
 bool StepCall::synchronize(std::string &error) {
   return !device ||
-         deviceError("waiting for the GPU", device->synchronize(deviceState),
+         deviceError("waiting for the GPU", device->synchronize(),
                      error);
 }
 

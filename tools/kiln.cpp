@@ -117,6 +117,11 @@ cl::opt<int> benchSteps(
 cl::opt<int> benchThreads(
     "threads", cl::desc("Threads the kernels may use (0: one per core)"),
     cl::value_desc("N"), cl::sub(benchCommand));
+cl::opt<std::string> benchDevice(
+    "device",
+    cl::desc("Where the trainers run: cpu (the default), cuda or opencl "
+             "(their kernels are then built for that GPU API)"),
+    cl::init("cpu"), cl::sub(benchCommand));
 cl::opt<double> benchPeakGflops(
     "peak-gflops", cl::desc("The roofline's compute peak (default: measured)"),
     cl::value_desc("GFLOP/s"), cl::sub(benchCommand));
@@ -280,6 +285,7 @@ static std::vector<std::string> benchArguments() {
     pass("steps", std::to_string(benchSteps.getValue()));
   if (benchThreads.getNumOccurrences())
     pass("threads", std::to_string(benchThreads.getValue()));
+  pass("device", benchDevice);
   return args;
 }
 
@@ -363,9 +369,16 @@ static int runBenchCommand() {
   }
   std::string fused = (dir + "/fused").str(), unfused = (dir + "/unfused").str(),
               unfusedJson = (dir + "/unfused.json").str();
-  // Both trainers come from compile()'s trainer build, as `kiln -o` does.
+  // Both trainers come from compile()'s trainer build, as `kiln -o` does,
+  // with kernels for the device they run on.
   inputFile = benchInput.getValue();
   emit = Stage::Exe;
+  if (benchDevice != "cpu" && benchDevice != "cuda" && benchDevice != "opencl") {
+    errs() << "kiln: --device expects cpu, cuda or opencl, not " << benchDevice
+           << "\n";
+    return 1;
+  }
+  gpu = benchDevice == "cpu" ? "none" : benchDevice.getValue();
   auto build = [&](const std::string &output, bool unfusedBuild) {
     outputFile = output;
     noFusion = unfusedBuild;
