@@ -5,9 +5,10 @@
 // same code serves CUDA and OpenCL): an allocation (DeviceBuffer), a tensor
 // in one seen as a halide_buffer_t (DeviceView, a crop that shares the
 // allocation), and copies between host and device. The generated step
-// program's device function and the trainer's StepCall use these;
-// header-only, needing only Halide's C runtime header (the runtime itself is
-// linked into each trainer).
+// program's device functions use these, and hand the trainer's runtime the
+// same operations as Model.h's DeviceApi (kDeviceApi below), so the runtime
+// library itself never calls Halide. Header-only, needing only Halide's C
+// runtime header (the runtime itself is linked into each trainer).
 //
 // Every function returns 0 or Halide's error code; the message is what
 // Halide reported (step::lastKernelError, once installErrorHandler ran).
@@ -185,17 +186,7 @@ public:
   DeviceView(DevicePtr p, halide_type_t type,
              std::initializer_list<int64_t> shape)
       : place(p) {
-    buffer.type = type;
-    buffer.dimensions = R;
-    buffer.dim = dims;
-    int64_t stride = 1;
-    const int64_t *extents = shape.begin();
-    for (int h = 0; h < R; ++h) {
-      int64_t extent = extents[R - 1 - h];
-      dims[h] = halide_dimension_t{0, int32_t(extent), int32_t(stride), 0};
-      stride *= extent;
-    }
-    bytes = stride * type.bytes();
+    bytes = describeDense<R>(buffer, dims, type, shape) * type.bytes();
     seen = p;
     if (p.offset % viewAlignment()) {
       staged = true;
@@ -215,12 +206,7 @@ public:
   }
   operator halide_buffer_t *() { return status ? nullptr : &buffer; }
   DevicePtr data() const { return place; }
-  int64_t numel() const {
-    int64_t n = 1;
-    for (int h = 0; h < R; ++h)
-      n *= dims[h].extent;
-    return n;
-  }
+  int64_t numel() const { return bytes / buffer.type.bytes(); }
   /// The same elements as one dimension (those the kernels see: the
   /// staged copy of a staged view).
   DeviceView<1> flat() const {

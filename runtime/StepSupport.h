@@ -28,22 +28,33 @@ namespace kiln::rt::step {
 constexpr halide_type_t kF32{halide_type_float, 32, 1};
 constexpr halide_type_t kI64{halide_type_int, 64, 1};
 
+/// Describes a dense row-major tensor of `shape` (MLIR order) of `type` in
+/// `buffer`, whose `dims` hold its R dimensions (Halide's dimension 0 is the
+/// last, contiguous one); returns the element count.
+template <int R>
+int64_t describeDense(halide_buffer_t &buffer, halide_dimension_t *dims,
+                      halide_type_t type,
+                      std::initializer_list<int64_t> shape) {
+  buffer.type = type;
+  buffer.dimensions = R;
+  buffer.dim = dims;
+  int64_t stride = 1;
+  const int64_t *extents = shape.begin();
+  for (int h = 0; h < R; ++h) {
+    int64_t extent = extents[R - 1 - h];
+    dims[h] = halide_dimension_t{0, int32_t(extent), int32_t(stride), 0};
+    stride *= extent;
+  }
+  return stride;
+}
+
 /// A dense row-major tensor of rank R seen as a halide_buffer_t. `shape` is
-/// in MLIR order; Halide's dimension 0 is the last (contiguous) one.
+/// in MLIR order.
 template <int R> class View {
 public:
   View(void *data, halide_type_t type, std::initializer_list<int64_t> shape) {
     buffer.host = static_cast<uint8_t *>(data);
-    buffer.type = type;
-    buffer.dimensions = R;
-    buffer.dim = dims;
-    int64_t stride = 1;
-    const int64_t *extents = shape.begin();
-    for (int h = 0; h < R; ++h) {
-      int64_t extent = extents[R - 1 - h];
-      dims[h] = halide_dimension_t{0, int32_t(extent), int32_t(stride), 0};
-      stride *= extent;
-    }
+    describeDense<R>(buffer, dims, type, shape);
   }
 
   operator halide_buffer_t *() { return &buffer; }

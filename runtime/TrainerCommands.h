@@ -133,8 +133,6 @@ public:
   /// On the GPU, downloads the state results of the last run too (run()
   /// downloads the other results), for reading `results`.
   bool fetchStateResults(std::string &error);
-  /// Waits for the device's queued work (a no-op on the CPU).
-  bool synchronize(std::string &error);
   /// The "loss" output of the last run (NaN when there is none).
   double loss() const;
   /// The "predict" output, or null.
@@ -160,6 +158,7 @@ private:
                *deviceOther = nullptr;
   bool deviceStale = true; ///< the host state is newer than deviceState
   bool hostStale = false;  ///< deviceState is newer than the host state
+  int commitError = 0; ///< Halide's error code if commit() failed to copy
   void placeOnDevice(int64_t maxBatch);
   bool runOnDevice(int64_t batch, std::string &error);
   bool deviceError(const char *what, int code, std::string &error) const;

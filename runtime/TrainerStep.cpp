@@ -209,6 +209,8 @@ bool StepCall::runOnDevice(int64_t batch, std::string &error) {
                                "GPU: ") +
                    device->lastError(),
            false;
+  if (!deviceError("committing the last step's state", commitError, error))
+    return false;
   // The gathered state changes with every commit; the state's own arena
   // only when the host wrote it.
   if (deviceStale || !inPlace) {
@@ -257,14 +259,15 @@ void StepCall::commit() {
       return;
     }
     for (StepArray &r : results)
-      if (r.state) {
+      if (r.state && !commitError) {
         int64_t bytes = int64_t(r.state->count * sizeof(float));
-        if (inPlace)
-          device->copy(device->at(deviceState,
-                                  int64_t(r.state->offset * sizeof(float))),
-                       r.device, bytes);
-        else
-          device->download(state.values(*r.state).data(), r.device, bytes);
+        commitError =
+            inPlace ? device->copy(device->at(deviceState,
+                                              int64_t(r.state->offset *
+                                                      sizeof(float))),
+                                   r.device, bytes)
+                    : device->download(state.values(*r.state).data(),
+                                       r.device, bytes);
       }
     if (!inPlace)
       hostStale = false;
@@ -283,6 +286,8 @@ void StepCall::commit() {
 bool StepCall::syncState(std::string &error) {
   if (!device || !hostStale)
     return true;
+  if (!deviceError("committing the last step's state", commitError, error))
+    return false;
   if (!deviceError("downloading the state",
                    device->download(state.arena.data(),
                                     device->at(deviceState, 0),
@@ -302,12 +307,6 @@ bool StepCall::fetchStateResults(std::string &error) {
                                       device->at(deviceResults, 0),
                                       int64_t(resultArena.size() *
                                               sizeof(float))),
-                     error);
-}
-
-bool StepCall::synchronize(std::string &error) {
-  return !device ||
-         deviceError("waiting for the GPU", device->synchronize(),
                      error);
 }
 

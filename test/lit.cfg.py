@@ -20,3 +20,9 @@ config.environment["PATH"] = os.pathsep.join(
 config.substitutions.append(("%kiln-opt", os.path.join(config.kiln_tools_dir, "kiln-opt")))
 config.substitutions.append(("%kiln", os.path.join(config.kiln_tools_dir, "kiln")))
 config.substitutions.append(("%examples", os.path.join(config.kiln_src_root, "examples")))
+
+# An OpenCL device (PoCL, which scripts/install-deps.sh installs, runs
+# OpenCL on the CPU) lets tests run the trainer's GPU path.
+vendors = "/etc/OpenCL/vendors"
+if os.path.isdir(vendors) and any(f.endswith(".icd") for f in os.listdir(vendors)):
+    config.available_features.add("opencl")
