@@ -543,15 +543,16 @@ mlir::LogicalResult FunctionEmitter::emitOp(mlir::Operation *op,
   bool flat = (*kernel)->flattened;
   std::string dyn =
       flat ? numelOf(tensorType(op->getResult(0))) : std::string("B");
-  Linear flops = flopsOfCall(op), bytes = bytesMovedBy(op);
-  std::string row;
-  llvm::raw_string_ostream table(device ? row : callTable);
-  auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
-  table << "    {" << quoted((*kernel)->name) << ", "
-        << quoted(fused ? fused.getName() : op->getName().getStringRef())
-        << ", " << flops.perBatch << ", " << flops.fixed << ", "
-        << bytes.perBatch << ", " << bytes.fixed << ", "
-        << quoted(sourceOf(op)) << "},\n";
+  if (!device) { // one table for both versions: they share call sites
+    Linear flops = flopsOfCall(op), bytes = bytesMovedBy(op);
+    llvm::raw_string_ostream table(callTable);
+    auto fused = llvm::dyn_cast<kiln::nn::KernelOp>(op);
+    table << "    {" << quoted((*kernel)->name) << ", "
+          << quoted(fused ? fused.getName() : op->getName().getStringRef())
+          << ", " << flops.perBatch << ", " << flops.fixed << ", "
+          << bytes.perBatch << ", " << bytes.fixed << ", "
+          << quoted(sourceOf(op)) << "},\n";
+  }
   body << (device ? "  KILN_RUN_ON_DEVICE(" : "  KILN_RUN(") << firstSite + calls
        << ", " << (*kernel)->name
        << ", int32_t(" << dyn << ")";
