@@ -23,6 +23,7 @@
 
 #include "HalideRuntime.h"
 
+#include <climits>
 #include <cstdint>
 #include <initializer_list>
 #include <utility>
@@ -66,6 +67,9 @@ public:
     if (buffer.device && bytes <= size())
       return 0;
     release();
+    // A halide_buffer_t's extent is 32-bit: one allocation is under 2 GiB.
+    if (bytes > INT32_MAX)
+      return halide_error_code_buffer_allocation_too_large;
     dim = halide_dimension_t{0, int32_t(bytes > 0 ? bytes : 1), 1, 0};
     return halide_device_malloc(nullptr, &buffer, gpuInterface());
   }

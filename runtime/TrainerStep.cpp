@@ -107,11 +107,7 @@ static int64_t bytesOf(const TensorInfo &info, int64_t batch) {
 }
 
 void StepCall::placeOnDevice(int64_t maxBatch) {
-  // Allocation failures surface at the first run (a null buffer).
   const std::vector<float> &stateArgs = inPlace ? state.arena : gathered;
-  deviceState = device->allocate(int64_t(stateArgs.size() * sizeof(float)));
-  deviceResults =
-      device->allocate(int64_t(resultArena.size() * sizeof(float)));
   // The other arrays back to back, each at an offset every device can view
   // in place (Device.h's viewAlignment).
   int64_t other = 0;
@@ -122,7 +118,13 @@ void StepCall::placeOnDevice(int64_t maxBatch) {
         offsets.push_back(other);
         other += (bytesOf(*a.info, maxBatch) + 511) / 512 * 512;
       }
-  deviceOther = device->allocate(other);
+  // An allocation that fails is reported by the first run.
+  if (!(deviceState = device->allocate(
+            int64_t(stateArgs.size() * sizeof(float)))) ||
+      !(deviceResults = device->allocate(
+            int64_t(resultArena.size() * sizeof(float)))) ||
+      !(deviceOther = device->allocate(other)))
+    return;
   size_t k = 0;
   for (std::vector<StepArray> *arrays : {&args, &results}) {
     DeviceBuffer *stateBuffer = arrays == &args ? deviceState : deviceResults;
