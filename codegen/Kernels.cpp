@@ -180,6 +180,12 @@ std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
                             "x86-64 code only";
     return nullptr;
   }
+  if (impl->target.has_gpu_feature()) {
+    mlir::emitError(loc) << "target '" << target
+                         << "' names a GPU API; the target is the host's, "
+                            "and --gpu=cuda or --gpu=opencl adds GPU kernels";
+    return nullptr;
+  }
   impl->target = impl->target.with_feature(Halide::Target::NoRuntime);
   if (gpu == "cuda") {
     // Halide 14's highest capability; the driver JIT-compiles the PTX for

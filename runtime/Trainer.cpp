@@ -364,8 +364,11 @@ bool runInfo(const Options &, const Model &model, std::string &) {
   const char *task = model.task == Task::Multiclass ? "multiclass"
                      : model.task == Task::Binary   ? "binary"
                                                     : "regression";
-  std::printf("model      %s\nsource     %s\ntarget     %s\ntask       %s",
-              model.name, model.source, model.target, task);
+  std::printf("model      %s\nsource     %s\ntarget     %s\ngpu        %s\n"
+              "task       %s",
+              model.name, model.source, model.target,
+              model.gpu ? model.gpu : "none (built with kiln --gpu=none)",
+              task);
   if (model.task == Task::Multiclass)
     std::printf(" (%lld classes)", static_cast<long long>(model.numClasses));
   int64_t total = 0, trainable = 0;
