@@ -231,6 +231,36 @@ bool scheduleMatmul(OpLowering &l, int vec) {
   return true;
 }
 
+/// The gradient of a max pool whose windows tile the input (stride =
+/// kernel, no padding): each input column reads the window column it falls
+/// in, so the result is split by the stride and vectorized across windows,
+/// the taps unrolled. Loads of the gradient and the window maxima are then
+/// dense vectors (not a gather per lane), and the unrolled taps' stores
+/// interleave into dense ones. Measured on a 64x16x11x11 gradient (LeNet's
+/// second pool), about 1.5x faster than vectorizing the columns directly.
+/// False for other pools (then the generic schedule applies).
+bool scheduleTiledPoolGrad(OpLowering &l, int vec) {
+  auto pool = llvm::dyn_cast<kiln::nn::MaxPool2dGradOp>(l.op);
+  if (!pool)
+    return false;
+  llvm::ArrayRef<int64_t> kernel = pool.getKernel(), stride = pool.getStride(),
+                          padding = pool.getPadding();
+  if (kernel[1] != stride[1] || padding[0] != 0 || padding[1] != 0 ||
+      kernel[0] != stride[0])
+    return false;
+  Tensor &out = l.results[0];
+  std::vector<Var> args = out.func.args(); // w, h, c, n
+  Var column("window_column"), tap("tap");
+  out.func.split(args[0], column, tap, int(stride[1]), TailStrategy::GuardWithIf)
+      .unroll(tap)
+      .vectorize(column, vec / 2, TailStrategy::GuardWithIf);
+  if (Expr large = worthThreads(out.numel()); large.defined())
+    out.func.specialize(large).parallel(args.back());
+  for (Func &f : l.staged)
+    scheduleReduction(f, vec, worthThreads(l.operands[0].numel()));
+  return true;
+}
+
 } // namespace
 
 void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) {
@@ -238,6 +268,8 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
   if (scheduleConvolution(l, vec))
     return;
   if (llvm::isa<kiln::nn::MatmulOp>(l.op) && scheduleMatmul(l, vec))
+    return;
+  if (scheduleTiledPoolGrad(l, vec))
     return;
   // Reductions and staged values split across threads when the op's input
   // is large enough.
