@@ -74,8 +74,16 @@ template <typename Op> mlir::LogicalResult lowerReduce(OpLowering &l) {
     acc(order) += value;
   }
   l.reductions.push_back({acc, red.r});
-  if (op.getAxes().back() == x.rank() - 1)
-    l.contiguousReductions.push_back(acc.name());
+  // The reduced axes that end at the last one, consecutively, are one
+  // stretch of memory.
+  int contiguous = 0;
+  for (int64_t a : llvm::reverse(op.getAxes())) {
+    if (a != x.rank() - 1 - contiguous)
+      break;
+    ++contiguous;
+  }
+  if (contiguous > 0)
+    l.contiguousReductions[acc.name()] = contiguous;
   if constexpr (std::is_same_v<Op, kiln::nn::ReduceMeanOp>)
     out.func(order) = acc(order) / count(x, op.getAxes());
   else

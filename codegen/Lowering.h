@@ -22,6 +22,7 @@
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,10 +61,12 @@ struct OpLowering {
   /// Reductions the rule created, for the scheduler: each with the Func it
   /// updates and its RDom.
   std::vector<std::pair<Halide::Func, Halide::RDom>> reductions = {};
-  /// Names of the reductions whose RDom's first (innermost) dimension walks
-  /// the input's contiguous dimension: the scheduler vectorizes those along
-  /// the RDom (rfactor) rather than along their few kept elements.
-  std::vector<std::string> contiguousReductions;
+  /// The reductions whose RDom's first (innermost) dimensions walk the
+  /// input's contiguous memory, by name, with how many of its dimensions do
+  /// (1 for a row sum; 2 for a sum over whole h x w planes): the scheduler
+  /// vectorizes those along the RDom (rfactor) rather than along their few
+  /// kept elements.
+  std::map<std::string, int> contiguousReductions;
   /// Intermediate Funcs worth storing rather than recomputing at each use
   /// (a transposed operand, a row maximum): the scheduler computes them
   /// once per kernel call, before the results.

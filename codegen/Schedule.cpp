@@ -147,18 +147,31 @@ void parallelOverKept(Halide::Stage update, const std::vector<Var> &kept,
 /// A reduction along the input's contiguous dimension (a per-channel sum
 /// over n, h, w; a row sum): each of `vec` lanes accumulates every vec-th
 /// element (rfactor), then the lanes are summed, instead of one scalar
-/// chain per kept element.
-void scheduleContiguousReduction(Func acc, Halide::RDom r, int vec,
-                                 const Expr &large) {
+/// chain per kept element. `contiguous` of the RDom's dimensions walk
+/// memory in order; when two do (the h x w planes of a bias gradient),
+/// they are fused into one, so short rows (11 columns) neither waste lanes
+/// nor get unrolled by LLVM into gathers (measured 3x slower on a
+/// 64x16x11x11 sum over n, h and w).
+void scheduleContiguousReduction(Func acc, Halide::RDom r, int contiguous,
+                                 int vec, const Expr &large) {
   acc.compute_root();
+  Halide::RVar walk = r.x;
   std::optional<int64_t> inner = constant(r.x.extent());
+  if (inner && contiguous >= 2) {
+    std::optional<int64_t> rows = constant(r.y.extent());
+    if (rows) {
+      walk = Halide::RVar("r_plane");
+      acc.update().fuse(r.x, r.y, walk);
+      *inner *= *rows;
+    }
+  }
   if (!inner || *inner < vec) {
     parallelOverKept(acc.update(), acc.args(), large);
     return;
   }
   Halide::RVar outer("r_outer"), lane("r_lane");
   Var u("u");
-  acc.update().split(r.x, outer, lane, vec, TailStrategy::GuardWithIf);
+  acc.update().split(walk, outer, lane, vec, TailStrategy::GuardWithIf);
   Func partial = acc.update().rfactor(lane, u);
   // rfactor appends u as the outermost storage dimension; the lanes must
   // be adjacent in memory for the vector loads and stores.
@@ -280,8 +293,9 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
     if (llvm::any_of(l.staged,
                      [&](const Func &f) { return f.name() == acc.name(); }))
       continue;
-    if (llvm::is_contained(l.contiguousReductions, acc.name()))
-      scheduleContiguousReduction(acc, rdom, vec, large);
+    if (auto it = l.contiguousReductions.find(acc.name());
+        it != l.contiguousReductions.end())
+      scheduleContiguousReduction(acc, rdom, it->second, vec, large);
     else
       scheduleReduction(acc, vec, large);
   }
