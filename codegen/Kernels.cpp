@@ -319,6 +319,10 @@ mlir::LogicalResult lowerKernelBody(kiln::nn::KernelOp kernel,
   llvm::DenseSet<mlir::Value> computedByStage;
   for (OpLowering &stage : stages) {
     mlir::Value end = epilogueEnd(stage.op->getResult(0), yield);
+    // Two stages whose epilogues meet (the sum of two reductions' values):
+    // the first computes the shared chain; the other stores its own value.
+    if (computedByStage.count(end))
+      end = stage.op->getResult(0);
     stage.results[0] = values[end];
     computedByStage.insert(end);
     fused.internal.push_back(!direct.count(end));

@@ -669,15 +669,32 @@ std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
   return {"Regression", 0};
 }
 
+/// The smallest batch `f` accepts: 2 when a batch norm in training mode
+/// normalizes each channel over the batch alone (no spatial dimensions),
+/// whose variance one sample leaves undefined (PyTorch refuses it too).
+int64_t minBatch(mlir::func::FuncOp f) {
+  int64_t min = 1;
+  f.walk([&](kiln::nn::BatchNormOp bn) {
+    auto x = llvm::cast<mlir::RankedTensorType>(bn.getInput().getType());
+    int64_t perChannel = 1;
+    for (int64_t d : x.getShape().drop_front(2))
+      perChannel *= d;
+    if (x.isDynamicDim(0) && perChannel == 1)
+      min = 2;
+  });
+  return min;
+}
+
 std::string stepInfo(const FunctionEmitter &e, mlir::func::FuncOp f) {
   std::string s, prefix = e.functionName();
   llvm::raw_string_ostream os(s);
   Linear planned = e.arenaBytes(), unplanned = e.unplannedBytes();
   os << "{" << f.getNumArguments() << ", " << prefix << "Args, "
      << f.getNumResults() << ", " << prefix << "Results, " << prefix << ", "
-     << e.deviceFunctionName() << ", " << e.numCalls() << ", " << prefix << "Calls, {" << planned.perBatch
-     << ", " << planned.fixed << "}, {" << unplanned.perBatch << ", "
-     << unplanned.fixed << "}}";
+     << e.deviceFunctionName() << ", " << e.numCalls() << ", " << prefix
+     << "Calls, {" << planned.perBatch << ", " << planned.fixed << "}, {"
+     << unplanned.perBatch << ", " << unplanned.fixed << "}, " << minBatch(f)
+     << "}";
   return s;
 }
 

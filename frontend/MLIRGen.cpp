@@ -794,9 +794,23 @@ FailureOr<Value> MLIRGen::genTensorOp(const CallArgs &args) {
         normalizeAxis(args.getInt("axis"), type.getRank(), call.getLoc());
     if (failed(axis))
       return failure();
+    int64_t size = type.getDimSize(*axis);
+    if (size == kDyn)
+      return error(call.getLoc())
+             << "slice cannot cut the batch dimension (axis " << *axis
+             << " of " << type << "): every tensor keeps the whole batch";
+    // Python-style: a negative index counts from the end.
+    int64_t start = args.getInt("start"), end = args.getInt("end");
+    if (start < 0)
+      start += size;
+    if (end < 0)
+      end += size;
+    if (start < 0 || end <= start || end > size)
+      return error(call.getLoc())
+             << "slice [" << args.getInt("start") << ", " << args.getInt("end")
+             << ") is empty or outside dimension " << *axis << " of " << type;
     return result(nn::createInferred<nn::SliceOp>(
-        builder, l, *x, uint64_t(*axis), uint64_t(args.getInt("start")),
-        uint64_t(args.getInt("end"))));
+        builder, l, *x, uint64_t(*axis), uint64_t(start), uint64_t(end)));
   }
   if (failed(requireElementType(*x, f32(), call.getLoc(), name)))
     return failure();

@@ -55,8 +55,10 @@ Value neg(OpBuilder &b, Location l, Value x) {
 /// broadcast to produce it, giving `grad` the shape of `target`.
 Value sumToType(OpBuilder &b, Location loc, Value grad,
                 RankedTensorType target) {
+  // Exact types: a dynamic (batch) dimension is compatible with a static 1,
+  // but a gradient of that shape still has to be summed over it.
   auto type = cast<RankedTensorType>(grad.getType());
-  if (areCompatibleTensorTypes(type, target))
+  if (type == target)
     return grad;
   int64_t lead = type.getRank() - target.getRank();
   SmallVector<int64_t> axes;
@@ -70,7 +72,7 @@ Value sumToType(OpBuilder &b, Location loc, Value grad,
     assert(succeeded(sum) && "axes are in range by construction");
     summed = sum->getResult();
   }
-  if (areCompatibleTensorTypes(summed.getType(), target))
+  if (summed.getType() == target)
     return summed;
   return b.create<ReshapeOp>(loc, target, summed);
 }

@@ -264,9 +264,13 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
                          " has " + Twine(kb) + " rows");
   SmallVector<int64_t> shape;
   if (r == 3) {
-    if (!dimsAgree(a.getDimSize(0), b.getDimSize(0)))
-      return fail(loc, "matmul batch mismatch: " + str(a) + " vs " + str(b));
-    shape.push_back(a.isDynamicDim(0) ? b.getDimSize(0) : a.getDimSize(0));
+    // The same batch on both sides: a dynamic batch against a static one
+    // would be a broadcast (or a mismatch) known only at run time.
+    if (a.getDimSize(0) != b.getDimSize(0))
+      return fail(loc, "matmul batch mismatch: " + str(a) + " vs " + str(b) +
+                           " (both operands need the same leading dimension;"
+                           " it is not broadcast)");
+    shape.push_back(a.getDimSize(0));
   }
   shape.append({m, n});
   types.push_back(tensorOf(shape, a.getElementType()));

@@ -159,9 +159,17 @@ LogicalResult Autodiff::buildTrainStep(ModuleOp module, func::FuncOp forward) {
     SmallVector<Value> operandGrads = rule.buildGradients(builder, resultGrads);
     if (operandGrads.size() != op->getNumOperands())
       return failure(); // the rule reported why
-    for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads))
-      if (g && isActive(operand))
-        accumulate(operand, g, op->getLoc());
+    for (auto [operand, g] : llvm::zip(op->getOperands(), operandGrads)) {
+      if (!g || !isActive(operand))
+        continue;
+      // Exactly the operand's type: a gradient with a dynamic dimension
+      // where the operand has a static one was not summed over a broadcast.
+      if (g.getType() != operand.getType())
+        return op->emitError("internal error: the gradient rule of '")
+               << op->getName() << "' gives " << g.getType()
+               << " for an operand of type " << operand.getType();
+      accumulate(operand, g, op->getLoc());
+    }
   }
 
   // Results: loss, [predict], gradients of trainable parameters, buffers.

@@ -15,6 +15,8 @@
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <limits>
+
 #define DEBUG_TYPE "kiln-shape-inference"
 
 namespace kiln {
@@ -85,6 +87,9 @@ struct ShapeInference
     if (batch > 0)
       fixBatch(func, body);
 
+    for (BlockArgument arg : body.getArguments())
+      if (failed(checkIndexable(arg.getType(), arg.getLoc())))
+        return failure();
     WalkResult walk = func.walk([&](Operation *op) {
       if (op->getNumResults() == 0 || op->getNumRegions() != 0)
         return WalkResult::advance();
@@ -97,6 +102,8 @@ struct ShapeInference
         return WalkResult::interrupt();
       }
       for (auto [result, type] : llvm::zip(op->getResults(), types)) {
+        if (failed(checkIndexable(type, op->getLoc())))
+          return WalkResult::interrupt();
         if (result.getType() != type) {
           result.setType(type);
           ++numRefined;
@@ -110,6 +117,24 @@ struct ShapeInference
     Operation *terminator = body.getTerminator();
     func.setType(FunctionType::get(func.getContext(), body.getArgumentTypes(),
                                    terminator->getOperandTypes()));
+    return success();
+  }
+
+  /// Fails, at `loc`, for a tensor type whose static dimensions alone hold
+  /// more elements than the kernels can index: Halide addresses buffers with
+  /// 32-bit integers.
+  static LogicalResult checkIndexable(Type type, Location loc) {
+    auto tensor = dyn_cast<RankedTensorType>(type);
+    if (!tensor)
+      return success();
+    constexpr int64_t kMaxElements = std::numeric_limits<int32_t>::max();
+    int64_t elements = 1;
+    for (int64_t d : tensor.getShape())
+      if (d != ShapedType::kDynamic &&
+          (__builtin_mul_overflow(elements, d, &elements) ||
+           elements > kMaxElements))
+        return emitError(loc) << tensor << " has more than " << kMaxElements
+                              << " elements, the most a kernel can index";
     return success();
   }
 

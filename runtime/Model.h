@@ -144,6 +144,10 @@ struct StepFunction {
   /// once dead), and with one slot per tensor, for comparison.
   int64_t arenaBytes[2];
   int64_t unplannedBytes[2];
+  /// The smallest batch it accepts: 2 when a batch norm in training mode
+  /// would see one value per channel (no variance; PyTorch refuses it
+  /// too), else 1.
+  int64_t minBatch;
 };
 
 /// What the loss makes of the target, and so how predictions are scored.

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 using namespace kiln::rt;
 using namespace kiln::rt::trainer;
@@ -538,9 +539,18 @@ int kiln::rt::trainerMain(int argc, char **argv, const Model &model) {
     }
   Options options;
   std::string error;
-  if (!parseOptions(*spec, argc, argv, 2, model, options, error) ||
-      !spec->run(options, model, error))
-    return fail(error);
+  try {
+    if (!parseOptions(*spec, argc, argv, 2, model, options, error) ||
+        !spec->run(options, model, error))
+      return fail(error);
+  } catch (const std::bad_alloc &) {
+    // Arenas, datasets and checkpoints are sized by the model and the
+    // batch; a model too large for this machine ends here, having written
+    // nothing (checkpoints are written to a temporary file and renamed).
+    return fail("out of memory: the model's parameters, optimizer state "
+                "and activations at this batch size (see '" +
+                program + " info') do not fit in this machine's memory");
+  }
   std::fflush(stdout);
   return 0;
 }

@@ -307,11 +307,27 @@ bool trainer::runTrain(const Options &options, const Model &model,
                 "for %lld epochs)\n",
                 stopping.metric(), static_cast<long long>(stopping.patience));
   int64_t batches = (train.size + s.batch - 1) / s.batch;
+  // A last batch too small for train_step (one sample, with a batch norm)
+  // is left out of every epoch, as PyTorch's drop_last would leave it.
+  int64_t minBatch = model.train.minBatch;
+  if (s.batch < minBatch)
+    return error = "--batch " + std::to_string(s.batch) +
+                   " is too small: the model's batch norm needs more than "
+                   "one value per channel in training mode, so at least " +
+                   std::to_string(minBatch) + " samples",
+           false;
+  if (int64_t tail = train.size % s.batch; tail != 0 && tail < minBatch) {
+    --batches;
+    std::printf("note: each epoch leaves out the last %lld sample(s), too few "
+                "for a batch norm in training mode\n",
+                static_cast<long long>(tail));
+  }
   for (; state.epoch < s.epochs && !stopping.shouldStop(); ++state.epoch) {
     auto start = std::chrono::steady_clock::now();
     std::vector<int64_t> order = epochOrder(train.size, seed, state.epoch);
+    int64_t used = std::min(train.size, batches * s.batch);
     Progress progress(stdout, state.epoch + 1, s.epochs,
-                      train.size - std::min(train.size, state.batch * s.batch));
+                      used - std::min(used, state.batch * s.batch));
     for (; state.batch < batches; ++state.batch) {
       int64_t first = state.batch * s.batch;
       int64_t count = std::min(s.batch, train.size - first);

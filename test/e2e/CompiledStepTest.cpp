@@ -1,13 +1,14 @@
 //===- CompiledStepTest.cpp - the built trainer against the evaluator -*- C++ -*-===//
 //
-// Part of kiln. For every example model: builds the real trainer with
-// `kiln model.kiln -o trainer` (AOT Halide kernels, generated step program,
-// runtime), draws initial weights and one batch of 8 with the evaluator's
-// deterministic inputs, and runs 20 training steps both ways from the same
-// weights and batch: `trainer steps` and the reference evaluator in f32
-// (each step's results fed back as the next step's arguments, the step
-// counter advanced, as `kiln-run --steps` does). Compared: the loss of every
-// step and every result after the last one.
+// Part of kiln. For every example model, and every model in
+// test/e2e/models: builds the real trainer with `kiln model.kiln -o trainer`
+// (AOT Halide kernels, generated step program, runtime), draws initial
+// weights and one batch (8 samples for the examples, 5 for the others) with
+// the evaluator's deterministic inputs, and runs 20 training steps both ways
+// from the same weights and batch: `trainer steps` and the reference
+// evaluator in f32 (each step's results fed back as the next step's
+// arguments, the step counter advanced, as `kiln-run --steps` does).
+// Compared: the loss of every step and every result after the last one.
 //
 // Tolerance, per element: |compiled - reference| <= 2e-3 |reference| + abs,
 // abs = 1e-4 for losses and outputs; for parameters and optimizer state
@@ -86,16 +87,17 @@ double learningRate(ModuleOp module) {
   return optimizer.getAs<FloatAttr>("lr").getValueAsDouble();
 }
 
-/// An example and the device its trainer runs on: cpu, opencl (the GPU
-/// kernels on any OpenCL device; PoCL runs them on the CPU, so CI checks
-/// the GPU schedules and the device memory path without a GPU) or cuda.
-using Case = std::tuple<const char *, const char *>;
+/// A model (a file `<name>.kiln` in `dir`), the device its trainer runs on
+/// (cpu; opencl, the GPU kernels on any OpenCL device: PoCL runs them on the
+/// CPU, so CI checks the GPU schedules and the device memory path without a
+/// GPU; or cuda) and the batch.
+using Case = std::tuple<const char *, const char *, const char *, int64_t>;
 
 class CompiledStepTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CompiledStepTest, MatchesEvaluatorFor20Steps) {
-  auto [example, device] = GetParam();
-  std::string name = example, where = device;
+  auto [dir, model, device, batch] = GetParam();
+  std::string name = model, where = device;
   // Learnt from the first trainer that tried, so later cases skip at once.
   static std::map<std::string, std::string> missingDevice;
   if (missingDevice.count(where))
@@ -108,23 +110,23 @@ TEST_P(CompiledStepTest, MatchesEvaluatorFor20Steps) {
                     "cannot run";
   MLIRContext context;
   context.loadDialect<kiln::nn::NNDialect, func::FuncDialect>();
-  std::string source = std::string(KILN_EXAMPLES_DIR) + "/" + name + ".kiln";
+  std::string source = std::string(dir) + "/" + name + ".kiln";
   OwningOpRef<ModuleOp> module = kiln::importKilnFile(context, source);
   ASSERT_TRUE(module);
   PassManager pm(&context);
   kiln::buildTrainPipeline(pm);
   ASSERT_TRUE(succeeded(pm.run(*module)));
   auto func = module->lookupSymbol<func::FuncOp>("train_step");
-  auto args = kiln::eval::randomInputs(func, kBatch, /*seed=*/5);
+  auto args = kiln::eval::randomInputs(func, batch, /*seed=*/5);
   ASSERT_TRUE(succeeded(args));
   ASSERT_TRUE(
       succeeded(kiln::eval::initializeParameters(func, *args, /*seed=*/5)));
 
-  SmallString<128> dir;
-  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("kiln-e2e", dir));
-  std::string trainer = (dir + "/trainer").str();
-  std::string inputs = (dir + "/inputs.safetensors").str();
-  std::string outputs = (dir + "/outputs.safetensors").str();
+  SmallString<128> work;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("kiln-e2e", work));
+  std::string trainer = (work + "/trainer").str();
+  std::string inputs = (work + "/inputs.safetensors").str();
+  std::string outputs = (work + "/outputs.safetensors").str();
   std::string error;
   ASSERT_TRUE(kiln::rt::writeSafetensors(inputs, argumentsFile(func, *args),
                                          error))
@@ -137,7 +139,7 @@ TEST_P(CompiledStepTest, MatchesEvaluatorFor20Steps) {
                             " --device " + where,
                         &status);
   if (status != 0 && log.find("no usable") != std::string::npos) {
-    llvm::sys::fs::remove_directories(dir);
+    llvm::sys::fs::remove_directories(work);
     missingDevice[where] = log;
     GTEST_SKIP() << "no " << where << " device here: " << log;
   }
@@ -206,21 +208,41 @@ TEST_P(CompiledStepTest, MatchesEvaluatorFor20Steps) {
       }
     }
   }
-  std::printf("%s on %s: %d steps, max |loss diff| %.3g, max |result diff| "
-              "%.3g\n",
-              name.c_str(), device, kSteps, worstLoss, worstState);
-  llvm::sys::fs::remove_directories(dir);
+  std::printf("%s on %s, batch %lld: %d steps, max |loss diff| %.3g, max "
+              "|result diff| %.3g\n",
+              name.c_str(), device, static_cast<long long>(batch), kSteps,
+              worstLoss, worstState);
+  llvm::sys::fs::remove_directories(work);
+}
+
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  return std::string(std::get<1>(info.param)) + "_" + std::get<2>(info.param);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Examples, CompiledStepTest,
-    ::testing::Combine(::testing::Values("mlp", "lenet", "cifar_cnn",
+    ::testing::Combine(::testing::Values(KILN_EXAMPLES_DIR),
+                       ::testing::Values("mlp", "lenet", "cifar_cnn",
                                          "conv_mnist", "two_layer", "binary",
                                          "regression", "custom_expr"),
-                       ::testing::Values("cpu", "opencl", "cuda")),
-    [](const ::testing::TestParamInfo<Case> &info) {
-      return std::string(std::get<0>(info.param)) + "_" +
-             std::get<1>(info.param);
-    });
+                       ::testing::Values("cpu", "opencl", "cuda"),
+                       ::testing::Values(kBatch)),
+    caseName);
+
+// Models written apart from the examples, each exercising other ops and
+// settings (strides, padding, pools, normalization, dropout, losses,
+// optimizers, schedules, clipping, frozen layers, shape ops, broadcasting
+// parameters, reductions over the batch), at an odd batch, on the CPU.
+INSTANTIATE_TEST_SUITE_P(
+    Models, CompiledStepTest,
+    ::testing::Combine(
+        ::testing::Values(KILN_TEST_MODELS_DIR),
+        ::testing::Values("activations", "autoenc", "batchaxis", "batchnorm",
+                          "bce", "clip", "combo", "conv5", "conv_stride",
+                          "custom", "dropout", "embedding", "frozen", "groups",
+                          "mean_grads", "multiloss", "param_broadcast",
+                          "pools", "reshape"),
+        ::testing::Values("cpu"), ::testing::Values(int64_t(5))),
+    caseName);
 
 } // namespace
