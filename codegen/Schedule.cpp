@@ -45,10 +45,44 @@ Expr worthThreads(const Expr &elements) {
   return Halide::Internal::is_const_zero(large) ? Expr() : large;
 }
 
+/// Vectorizes the pure definition of `f` along `inner`, whose extent is
+/// `extent` when static: whole vectors of `vec` lanes when it holds one,
+/// else the widest power of two it holds (at least 4 lanes; below that it
+/// stays scalar). When `f` is a kernel output, computed over its whole
+/// static extent, a last partial vector shifts inwards, overlapping its
+/// neighbour (a few elements computed twice), rather than running masked:
+/// x86 turns masked loads of strided or gathered operands into one load
+/// per lane (measured: LeNet's pool gradients, rows of 5, 11 and 26). A
+/// Func stored inside the kernel may be computed over less than its shape
+/// (only what its readers need), so it keeps a guarded tail, as does an
+/// extent known only at run time.
+void vectorizeRows(Func f, const Var &inner, std::optional<int64_t> extent,
+                   int vec, bool output) {
+  if (!extent) {
+    f.vectorize(inner, vec, TailStrategy::GuardWithIf);
+    return;
+  }
+  if (!output) {
+    if (*extent >= vec / 2)
+      f.vectorize(inner, int(std::min<int64_t>(vec, *extent)),
+                  TailStrategy::GuardWithIf);
+    return;
+  }
+  int lanes = vec;
+  while (lanes > 4 && lanes > *extent)
+    lanes /= 2;
+  if (*extent < lanes)
+    return;
+  f.vectorize(inner, lanes,
+              *extent % lanes == 0 ? TailStrategy::GuardWithIf
+                                   : TailStrategy::ShiftInwards);
+}
+
 /// Vectorizes `f`'s innermost dimension and, when the tensor is large
 /// enough at run time (the batch is only known then), splits its outermost
-/// across threads.
-void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
+/// across threads. `output`: see vectorizeRows.
+void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec,
+                         bool output) {
   std::vector<Var> args = f.args();
   if (args.empty())
     return;
@@ -73,10 +107,7 @@ void scheduleElementwise(Func f, const std::vector<Expr> &shape, int vec) {
     f.vectorize(inner, vec, TailStrategy::GuardWithIf);
     return;
   }
-  std::optional<int64_t> innerExtent = constant(shape.back());
-  if (!innerExtent || *innerExtent >= vec / 2)
-    f.vectorize(inner, int(std::min<int64_t>(vec, innerExtent.value_or(vec))),
-                TailStrategy::GuardWithIf);
+  vectorizeRows(f, inner, constant(shape.back()), vec, output);
   if (large.defined())
     f.specialize(large).parallel(outer);
 }
@@ -252,7 +283,7 @@ bool scheduleMatmul(OpLowering &l, int vec) {
 /// interleave into dense ones. Measured on a 64x16x11x11 gradient (LeNet's
 /// second pool), about 1.5x faster than vectorizing the columns directly.
 /// False for other pools (then the generic schedule applies).
-bool scheduleTiledPoolGrad(OpLowering &l, int vec) {
+bool scheduleTiledPoolGrad(OpLowering &l, int vec, bool output) {
   auto pool = llvm::dyn_cast<kiln::nn::MaxPool2dGradOp>(l.op);
   if (!pool)
     return false;
@@ -262,27 +293,38 @@ bool scheduleTiledPoolGrad(OpLowering &l, int vec) {
       kernel[0] != stride[0])
     return false;
   Tensor &out = l.results[0];
+  std::optional<int64_t> width = constant(out.shape[3]);
   std::vector<Var> args = out.func.args(); // w, h, c, n
   Var column("window_column"), tap("tap");
   out.func.split(args[0], column, tap, int(stride[1]), TailStrategy::GuardWithIf)
-      .unroll(tap)
-      .vectorize(column, vec / 2, TailStrategy::GuardWithIf);
+      .unroll(tap);
+  std::optional<int64_t> columns;
+  if (width)
+    columns = (*width + stride[1] - 1) / stride[1];
+  vectorizeRows(out.func, column, columns, vec / 2, output);
   if (Expr large = worthThreads(out.numel()); large.defined())
     out.func.specialize(large).parallel(args.back());
-  for (Func &f : l.staged)
-    scheduleReduction(f, vec, worthThreads(l.operands[0].numel()));
+  // The window maxima (staged[0]), one per element of the pooled gradient.
+  Func argmax = l.staged[0];
+  std::vector<Var> windows = argmax.args();
+  argmax.compute_root();
+  vectorizeRows(argmax, windows[0], constant(l.operands[0].shape[3]), vec,
+                output);
+  if (Expr large = worthThreads(l.operands[0].numel()); large.defined())
+    argmax.specialize(large).parallel(windows.back());
   return true;
 }
 
 } // namespace
 
-void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) {
+void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target,
+                                   bool internal) {
   int vec = target.natural_vector_size(Halide::Float(32));
   if (scheduleConvolution(l, vec))
     return;
   if (llvm::isa<kiln::nn::MatmulOp>(l.op) && scheduleMatmul(l, vec))
     return;
-  if (scheduleTiledPoolGrad(l, vec))
+  if (scheduleTiledPoolGrad(l, vec, !internal))
     return;
   // Reductions and staged values split across threads when the op's input
   // is large enough.
@@ -300,7 +342,7 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target) 
       scheduleReduction(acc, vec, large);
   }
   for (Tensor &t : l.results)
-    scheduleElementwise(t.func, t.shape, vec);
+    scheduleElementwise(t.func, t.shape, vec, !internal);
 }
 
 void kiln::codegen::scheduleFusedForCPU(FusedKernel &kernel,
@@ -311,7 +353,7 @@ void kiln::codegen::scheduleFusedForCPU(FusedKernel &kernel,
   for (auto [stage, internal] : llvm::zip(kernel.stages, kernel.internal)) {
     if (internal)
       stage.results[0].func.compute_root();
-    scheduleForCPU(stage, target);
+    scheduleForCPU(stage, target, internal);
   }
   // 1-D outputs of one extent that no member reads share a loop; the rest
   // each run their own.
@@ -326,10 +368,10 @@ void kiln::codegen::scheduleFusedForCPU(FusedKernel &kernel,
       loopShape = &t;
       continue;
     }
-    scheduleElementwise(t.func, t.shape, vec);
+    scheduleElementwise(t.func, t.shape, vec, /*output=*/true);
   }
   if (loop.size() == 1)
-    scheduleElementwise(loop[0], loopShape->shape, vec);
+    scheduleElementwise(loop[0], loopShape->shape, vec, /*output=*/true);
   else if (loop.size() > 1)
     scheduleElementwiseLoop(loop, loopShape->shape[0], vec);
 }

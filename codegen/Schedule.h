@@ -16,8 +16,10 @@
 namespace kiln::codegen {
 
 /// Schedules the Funcs `lowering` defined (its results, reductions and
-/// staged Funcs) for `target`.
-void scheduleForCPU(OpLowering &lowering, const Halide::Target &target);
+/// staged Funcs) for `target`. `internal`: its result is stored inside a
+/// fused kernel rather than being an output of it.
+void scheduleForCPU(OpLowering &lowering, const Halide::Target &target,
+                    bool internal = false);
 
 /// Schedules conv2d and its two adjoints (ScheduleConv.cpp) for vectors of
 /// `vectorWidth` f32 lanes; false for any other op.
