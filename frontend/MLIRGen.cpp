@@ -748,6 +748,12 @@ FailureOr<Value> MLIRGen::genTensorOp(const CallArgs &args) {
                                             call.getLoc());
     if (failed(axis))
       return failure();
+    for (Value v : inputs)
+      if (cast<RankedTensorType>(v.getType()).isDynamicDim(*axis))
+        return error(call.getLoc())
+               << "concat cannot join along the batch dimension (axis "
+               << *axis << " of " << v.getType()
+               << "): every tensor keeps the whole batch";
     return result(nn::createInferred<nn::ConcatOp>(builder, l, inputs,
                                                    uint64_t(*axis)));
   }
