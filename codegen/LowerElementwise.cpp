@@ -136,7 +136,9 @@ void kiln::codegen::addElementwiseRules(RuleTable &rules) {
   UNARY("nn.cos", Halide::cos(x));
   UNARY("nn.floor", Halide::floor(x));
   UNARY("nn.sign", Halide::select(x > 0, 1.0f, x < 0, -1.0f, 0.0f));
-  UNARY("nn.relu", Halide::max(x, 0.0f));
+  // As torch.relu: a NaN passes through (Halide's max, like x86's, returns
+  // the other operand, and its simplifier assumes no NaN, hence is_nan).
+  UNARY("nn.relu", Halide::select(Halide::is_nan(x), x, Halide::max(x, 0.0f)));
   UNARY("nn.sigmoid", 1.0f / (1.0f + Halide::exp(-x)));
   UNARY("nn.tanh", Halide::tanh(x));
   BINARY("nn.add", a + b);

@@ -64,10 +64,13 @@ public:
   Value div(Value x, Value y) { return bin<DivOp>(x, y); }
   Value pow(Value x, Value y) { return bin<PowOp>(x, y); }
   Value min(Value x, Value y) { return bin<MinimumOp>(x, y); }
+  Value maximum(Value x, Value y) { return bin<MaximumOp>(x, y); }
   Value sqrt(Value x) { return b.create<SqrtOp>(loc, x); }
   Value cos(Value x) { return b.create<CosOp>(loc, x); }
   Value floor(Value x) { return b.create<FloorOp>(loc, x); }
   Value exp(Value x) { return b.create<ExpOp>(loc, x); }
+  /// 1 where x > y, else 0.
+  Value greater(Value x, Value y) { return bin<GreaterOp>(x, y); }
   Value sumAll(Value x) {
     auto type = cast<RankedTensorType>(x.getType());
     SmallVector<int64_t> axes;
@@ -84,12 +87,18 @@ private:
   Location loc;
 };
 
-double getF64(DictionaryAttr dict, StringRef key, double fallback) {
-  if (auto f = dict.getAs<FloatAttr>(key))
+/// A number the front end wrote as a float or, from an integer literal
+/// (`betas=[0, 0.5]`), as an integer.
+double asF64(Attribute a, double fallback) {
+  if (auto f = dyn_cast_or_null<FloatAttr>(a))
     return f.getValueAsDouble();
-  if (auto i = dict.getAs<IntegerAttr>(key))
+  if (auto i = dyn_cast_or_null<IntegerAttr>(a))
     return double(i.getInt());
   return fallback;
+}
+
+double getF64(DictionaryAttr dict, StringRef key, double fallback) {
+  return asF64(dict.get(key), fallback);
 }
 
 /// The learning rate under `schedule` after `s` completed steps (s = t - 1
@@ -125,6 +134,30 @@ Value scheduledLr(Math &m, DictionaryAttr schedule, double lr, Value s) {
                  m.mul(m.sub(m.c(1.0), warm), later));
   }
   return m.c(lr);
+}
+
+/// 1 - b^t (an Adam bias correction) for 0 <= b < 1 and t >= 1, to about
+/// an ulp in f32, as PyTorch computes it in double. With x = t ln b (ln b
+/// taken in double), 1 - e^x loses digits to cancellation when e^x is near
+/// 1 (b = 0.999, t = 1: 1.3e-5 relative), so there it is -expm1(x), from
+/// expm1's Taylor series in Horner form: for x in [-0.75, 0], ten terms
+/// leave less than 1e-9. Elsewhere (e^x <= 1/2, down to 0 once b^t
+/// underflows) 1 - e^x is exact enough. b = 0 gives 1 (ln 0 is -inf).
+Value oneMinusPower(Math &m, double b, Value t) {
+  if (b == 0)
+    return m.c(1.0);
+  Value x = m.mul(t, m.c(std::log(b)));
+  Value u = m.exp(x);
+  // The series on x clamped into its range, so that it stays finite where
+  // it is not used.
+  Value near = m.maximum(x, m.c(-0.75));
+  Value series = m.c(1.0);
+  for (int k = 10; k >= 2; --k)
+    series = m.add(m.c(1.0), m.mul(m.div(near, m.c(k)), series));
+  Value expm1 = m.mul(near, series);
+  Value nearOne = m.greater(u, m.c(0.5));
+  return m.add(m.mul(nearOne, m.sub(m.c(0.0), expm1)),
+               m.mul(m.sub(m.c(1.0), nearOne), m.sub(m.c(1.0), u)));
 }
 
 struct LowerOptimizer : kiln::impl::LowerOptimizerBase<LowerOptimizer> {
@@ -304,8 +337,8 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
     //   p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     double b1 = 0.9, b2 = 0.999;
     if (auto betas = optimizer.getAs<ArrayAttr>("betas")) {
-      b1 = cast<FloatAttr>(betas[0]).getValueAsDouble();
-      b2 = cast<FloatAttr>(betas[1]).getValueAsDouble();
+      b1 = asF64(betas[0], b1);
+      b2 = asF64(betas[1], b2);
     }
     double eps = getF64(optimizer, "eps", 1e-8);
     if (wd != 0 && kind == "adamw")
@@ -316,10 +349,8 @@ LogicalResult LowerOptimizer::lower(func::FuncOp step, DictionaryAttr train,
     auto [vArg, vName] = expAvgSq[index];
     Value mNext = m.add(m.mul(m.c(b1), mArg), m.mul(m.c(1 - b1), g));
     Value vNext = m.add(m.mul(m.c(b2), vArg), m.mul(m.c(1 - b2), m.mul(g, g)));
-    // 1 - b^t as 1 - e^(t ln b): ln b is exact to f32 precision, while an
-    // f32-rounded b would lose most digits of 1 - b^t to cancellation.
-    Value bc1 = m.sub(m.c(1.0), m.exp(m.mul(t, m.c(std::log(b1)))));
-    Value bc2 = m.sub(m.c(1.0), m.exp(m.mul(t, m.c(std::log(b2)))));
+    Value bc1 = oneMinusPower(m, b1, t);
+    Value bc2 = oneMinusPower(m, b2, t);
     Value denom = m.add(m.div(m.sqrt(vNext), m.sqrt(bc2)), m.c(eps));
     Value stepSize = m.div(lr, bc1);
     addResult(param, m.sub(p, m.mul(stepSize, m.div(mNext, denom))),

@@ -13,9 +13,12 @@
 #include "runtime/Json.h"
 #include "runtime/Safetensors.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -273,6 +276,23 @@ static bool endsWith(std::string_view s, std::string_view suffix) {
 
 bool kiln::rt::saveCheckpoint(const std::string &path, const Model &model,
                               const TrainState &state, std::string &error) {
+  // A NaN or infinity can reach the weights without reaching the loss (a
+  // kernel's max, like x86's, drops NaN): such a state is never written
+  // over a checkpoint.
+  for (const StateTensor &t : state.tensors) {
+    Span<const float> values = state.values(t);
+    auto bad = std::find_if(values.begin(), values.end(),
+                            [](float v) { return !std::isfinite(v); });
+    if (bad != values.end())
+      return error = std::string(t.info->name) + "[" +
+                     std::to_string(bad - values.begin()) + "] is " +
+                     std::to_string(*bad) + " after step " +
+                     std::to_string(state.step) + "; not saving " + path +
+                     (std::filesystem::exists(path)
+                          ? ", which still holds the last good checkpoint"
+                          : ""),
+             false;
+  }
   SafetensorsFile weights, optimizer;
   weights.metadata = optimizer.metadata = metadataOf(model, state);
   for (const StateTensor &t : state.tensors) {

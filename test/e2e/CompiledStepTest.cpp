@@ -237,7 +237,8 @@ INSTANTIATE_TEST_SUITE_P(
     Models, CompiledStepTest,
     ::testing::Combine(
         ::testing::Values(KILN_TEST_MODELS_DIR),
-        ::testing::Values("activations", "autoenc", "batchaxis", "batchnorm",
+        ::testing::Values("activations", "adam_beta0", "autoenc", "batchaxis",
+                          "batchnorm",
                           "bce", "clip", "combo", "conv5", "conv_stride",
                           "custom", "dropout", "embedding", "frozen", "groups",
                           "mean_grads", "multiloss", "param_broadcast",

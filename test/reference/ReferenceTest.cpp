@@ -40,6 +40,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
 
 using namespace mlir;
@@ -353,6 +354,72 @@ std::vector<std::string> referenceFiles() {
       files.push_back(llvm::sys::path::filename(it->path()).str());
   std::sort(files.begin(), files.end());
   return files;
+}
+
+// Adam's first moves from zero state, against PyTorch's closed form in
+// double: with m = v = 0 before step t, each weight moves by
+//   lr (1 - b1) / (1 - b1^t) sqrt((1 - b2^t) / (1 - b2)) (eps aside),
+// whatever its gradient. Evaluated in f32, the bias corrections must keep
+// f32 precision (1e-6 relative here; computing 1 - b^t as 1 - e^(t ln b)
+// was off by 6.6e-6 at b2 = 0.999, t = 1), and a beta of 0 must give
+// 1 - 0^t = 1 (e^(t ln 0) is e^-inf).
+TEST(AdamStepTest, FirstStepsMatchPyTorchClosedForm) {
+  struct Case {
+    double b1, b2;
+    int t;
+  };
+  for (Case c : {Case{0.9, 0.999, 1}, Case{0.9, 0.999, 2}, Case{0.9, 0.999, 10},
+                 Case{0.9, 0.999, 3000}, Case{0.0, 0.5, 1}, Case{0.5, 0.0, 3},
+                 Case{0.0, 0.0, 1}}) {
+    SCOPED_TRACE("betas " + std::to_string(c.b1) + ", " +
+                 std::to_string(c.b2) + ", step " + std::to_string(c.t));
+    llvm::SmallString<128> path;
+    ASSERT_FALSE(
+        llvm::sys::fs::createTemporaryFile("adam-step", "kiln", path));
+    {
+      std::ofstream source(path.c_str());
+      source << "model m {\n  input x: f32[B, 4]\n  target y: f32[B, 1]\n"
+             << "  fc = dense(x, 1)\n  loss mse(fc, y)\n}\ntrain {\n"
+             << "  data = csv(\"unused.csv\")\n"
+             << "  optimizer = adam(lr=1, eps=1e-12, betas=[" << c.b1 << ", "
+             << c.b2 << "])\n}\n";
+    }
+    MLIRContext context;
+    context.loadDialect<kiln::nn::NNDialect, func::FuncDialect>();
+    OwningOpRef<ModuleOp> module = kiln::importKilnFile(context, path.str());
+    llvm::sys::fs::remove(path);
+    ASSERT_TRUE(module);
+    PassManager pm(&context);
+    kiln::buildTrainPipeline(pm);
+    ASSERT_TRUE(succeeded(pm.run(*module)));
+    auto step = module->lookupSymbol<func::FuncOp>("train_step");
+    auto args = kiln::eval::randomInputs(step, 4, /*seed=*/3);
+    ASSERT_TRUE(succeeded(args));
+    for (unsigned a = 0; a < args->size(); ++a)
+      if (step.getArgAttr(a, kiln::nn::NNDialect::kStepAttr))
+        (*args)[a].values[0] = c.t;
+    auto results = kiln::eval::evaluate(step, *args, kiln::eval::Precision::F32);
+    ASSERT_TRUE(succeeded(results));
+    double want = (1 - c.b1) / (1 - std::pow(c.b1, c.t)) *
+                  std::sqrt((1 - std::pow(c.b2, c.t)) / (1 - c.b2));
+    int checked = 0;
+    for (unsigned r = 0; r < step.getNumResults(); ++r) {
+      std::string name = kiln::nn::resultName(step, r);
+      if (name != "fc.weight")
+        continue;
+      for (unsigned a = 0; a < args->size(); ++a) {
+        if (kiln::nn::argumentName(step, a) != name)
+          continue;
+        for (size_t i = 0; i < (*results)[r].values.size(); ++i) {
+          double moved = std::fabs((*results)[r].values[i] -
+                                   (*args)[a].values[i]);
+          EXPECT_NEAR(moved / want, 1.0, 1e-6) << name << "[" << i << "]";
+          ++checked;
+        }
+      }
+    }
+    EXPECT_EQ(checked, 4);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -77,7 +77,8 @@ LogicalResult Interpreter<T>::elementwise(Operation *op, bool &handled) {
       .Case([&](SignOp) {
         return unary([](T x) { return T((x > 0) - (x < 0)); });
       })
-      .Case([&](ReluOp) { return unary([](T x) { return x > 0 ? x : T(0); }); })
+      // As torch.relu (threshold at 0): a NaN passes through.
+      .Case([&](ReluOp) { return unary([](T x) { return x <= 0 ? T(0) : x; }); })
       .Case([&](SigmoidOp) {
         return unary([](T x) { return T(1) / (T(1) + std::exp(-x)); });
       })
