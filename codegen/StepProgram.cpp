@@ -21,6 +21,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -275,7 +276,8 @@ Linear bytesMovedBy(mlir::Operation *op) {
 }
 
 /// The source ops of a call with their model lines, for profiles:
-/// "matmul+add+relu (mlp.kiln:7-8)". Locations may be wrapped in NameLoc
+/// "matmul+add+relu (mlp.kiln:7-8)", each kind once. Locations may be
+/// wrapped in NameLoc
 /// or FusedLoc (autodiff and fusion make those); every FileLineColLoc
 /// inside counts.
 std::string sourceOf(mlir::Operation *op) {
@@ -284,22 +286,23 @@ std::string sourceOf(mlir::Operation *op) {
   llvm::raw_string_ostream os(text);
   StringRef file;
   unsigned first = ~0u, last = 0;
-  llvm::interleave(
-      members, os,
-      [&](mlir::Operation *member) {
-        StringRef name = member->getName().getStringRef();
-        name.consume_front("nn.");
-        os << name;
-        member->getLoc()->walk([&](mlir::Location loc) {
-          if (auto line = llvm::dyn_cast<mlir::FileLineColLoc>(loc)) {
-            file = llvm::sys::path::filename(line.getFilename().getValue());
-            first = std::min(first, line.getLine());
-            last = std::max(last, line.getLine());
-          }
-          return mlir::WalkResult::advance();
-        });
-      },
-      "+");
+  // Each kind of op once, in order of appearance (an optimizer update
+  // repeats mul and add dozens of times); the lines span every member.
+  llvm::SetVector<StringRef> kinds;
+  for (mlir::Operation *member : members) {
+    StringRef name = member->getName().getStringRef();
+    name.consume_front("nn.");
+    kinds.insert(name);
+    member->getLoc()->walk([&](mlir::Location loc) {
+      if (auto line = llvm::dyn_cast<mlir::FileLineColLoc>(loc)) {
+        file = llvm::sys::path::filename(line.getFilename().getValue());
+        first = std::min(first, line.getLine());
+        last = std::max(last, line.getLine());
+      }
+      return mlir::WalkResult::advance();
+    });
+  }
+  llvm::interleave(kinds, os, "+");
   if (last == 0)
     return text;
   os << " (" << file << ":" << first;
