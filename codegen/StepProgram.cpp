@@ -277,9 +277,8 @@ Linear bytesMovedBy(mlir::Operation *op) {
 
 /// The source ops of a call with their model lines, for profiles:
 /// "matmul+add+relu (mlp.kiln:7-8)", each kind once. Locations may be
-/// wrapped in NameLoc
-/// or FusedLoc (autodiff and fusion make those); every FileLineColLoc
-/// inside counts.
+/// wrapped in NameLoc or FusedLoc (autodiff and fusion make those); every
+/// FileLineColLoc inside counts.
 std::string sourceOf(mlir::Operation *op) {
   llvm::SmallVector<mlir::Operation *> members = membersOf(op);
   std::string text;
