@@ -232,7 +232,8 @@ INSTANTIATE_TEST_SUITE_P(
 // Models written apart from the examples, each exercising other ops and
 // settings (strides, padding, pools, normalization, dropout, losses,
 // optimizers, schedules, clipping, frozen layers, shape ops, broadcasting
-// parameters, reductions over the batch), at an odd batch, on the CPU.
+// parameters, reductions over the batch), at an odd batch, on the CPU and
+// on OpenCL (the GPU schedules).
 INSTANTIATE_TEST_SUITE_P(
     Models, CompiledStepTest,
     ::testing::Combine(
@@ -243,7 +244,7 @@ INSTANTIATE_TEST_SUITE_P(
                           "custom", "dropout", "embedding", "frozen", "groups",
                           "mean_grads", "multiloss", "param_broadcast",
                           "pools", "reshape"),
-        ::testing::Values("cpu"), ::testing::Values(int64_t(5))),
+        ::testing::Values("cpu", "opencl"), ::testing::Values(int64_t(5))),
     caseName);
 
 } // namespace
