@@ -346,6 +346,16 @@ static bool takeTensors(const std::string &path, const SafetensorsFile &file,
              false;
     std::vector<double> values = stored.toDoubles();
     std::vector<float> canonical(values.begin(), values.end());
+    // A NaN or infinity (or an F64 beyond f32's range) would turn every
+    // result into NaN, and evaluations into meaningless reports.
+    auto bad = std::find_if(canonical.begin(), canonical.end(),
+                            [](float v) { return !std::isfinite(v); });
+    if (bad != canonical.end())
+      return error = path + ": '" + t.info->name + "'[" +
+                     std::to_string(bad - canonical.begin()) + "] is " +
+                     std::to_string(values[bad - canonical.begin()]) +
+                     " (not a finite f32)",
+             false;
     toStoredLayout(*t.info, canonical.data(), state.values(t).data());
   }
   for (const auto &[name, stored] : file.tensors) {

@@ -401,13 +401,20 @@ bool parseNumber(std::string_view field, double &value) {
 }
 
 /// Loads one CSV file: every row holds the inputs and, in column
-/// `labelIndex` (0-based; negative counts from the end), the label or target.
+/// `labelIndex` (0-based; negative counts from the end), the label or target
+/// (none for a model without a target).
 bool loadCsv(const std::string &path, int64_t labelIndex, bool header,
              const SampleSpec &spec, Dataset &out, std::string &error) {
   out = emptyDataset(spec, path);
-  int64_t columns = out.inputSize + 1;
+  int64_t columns = out.inputSize + (spec.hasTarget ? 1 : 0);
   int64_t labelColumn = labelIndex < 0 ? columns + labelIndex : labelIndex;
-  if (labelColumn < 0 || labelColumn >= columns)
+  std::string rowText = std::to_string(out.inputSize) +
+                        " inputs for the model's " +
+                        shapeText(spec.inputShape) +
+                        (spec.hasTarget ? " and the label" : "; no target");
+  if (!spec.hasTarget)
+    labelColumn = -1;
+  else if (labelColumn < 0 || labelColumn >= columns)
     return fail(error, path + ": label column " + std::to_string(labelIndex) +
                            " is outside the " + std::to_string(columns) +
                            " columns of a row (" +
@@ -442,9 +449,7 @@ bool loadCsv(const std::string &path, int64_t labelIndex, bool header,
     if (int64_t(fields.size()) != columns)
       return fail(error, where() + std::to_string(fields.size()) +
                              " columns, expected " + std::to_string(columns) +
-                             " (" + std::to_string(out.inputSize) +
-                             " inputs for the model's " +
-                             shapeText(spec.inputShape) + " and the label)");
+                             " (" + rowText + ")");
 
     for (int64_t c = 0; c < columns; ++c) {
       auto column = [&] { return "column " + std::to_string(c + 1) + ": "; };
@@ -462,9 +467,21 @@ bool loadCsv(const std::string &path, int64_t labelIndex, bool header,
       if (!std::isfinite(float(value)))
         return fail(error, where() + column() + "'" + std::string(field) +
                                "' is not a finite f32");
-      if (c != labelColumn) {
+      if (c != labelColumn && spec.indexInputs &&
+          (value != std::floor(value) || value < 0 ||
+           value > double(kMaxIndexInput))) {
+        return fail(error, where() + column() + "'" + std::string(field) +
+                               "' is not an index (the model's input is i64: "
+                               "a whole number in [0, " +
+                               std::to_string(kMaxIndexInput) + "])");
+      } else if (c != labelColumn) {
         out.inputs.push_back(float(value));
       } else if (!spec.classLabels) {
+        if (spec.unitTargets && (value < 0 || value > 1))
+          return fail(error, where() + column() + "target " +
+                                 std::string(field) +
+                                 " is outside [0, 1] (binary cross-entropy "
+                                 "takes a probability)");
         out.targets.push_back(float(value));
       } else if (value != std::floor(value)) {
         return fail(error, where() + column() + "label '" + std::string(field) +
@@ -542,7 +559,7 @@ Dataset subset(const Dataset &data, const std::vector<int64_t> &order,
     part.labels.resize(size_t(count * data.targetSize));
   if (!data.targets.empty())
     part.targets.resize(size_t(count * data.targetSize));
-  gatherBatch(data, order, first, count, part.inputs.data(),
+  gatherBatch(data, order, first, count, part.inputs.data(), nullptr,
               part.labels.empty() ? nullptr : part.labels.data(),
               part.targets.empty() ? nullptr : part.targets.data());
   return part;
@@ -635,15 +652,22 @@ std::vector<int64_t> kiln::rt::epochOrder(int64_t size, uint64_t seed,
 
 void kiln::rt::gatherBatch(const Dataset &data,
                            const std::vector<int64_t> &order, int64_t first,
-                           int64_t count, float *inputs, int64_t *labels,
-                           float *targets) {
+                           int64_t count, float *inputs, int64_t *indexInputs,
+                           int64_t *labels, float *targets) {
   assert(first >= 0 && count >= 0 && first + count <= int64_t(order.size()) &&
          "batch outside the order");
+  assert((inputs != nullptr) != (indexInputs != nullptr) &&
+         "the inputs go to one array");
   size_t in = size_t(data.inputSize), out = size_t(data.targetSize);
   for (int64_t i = 0; i < count; ++i) {
     int64_t sample = order[size_t(first + i)];
     assert(sample >= 0 && sample < data.size && "order names no sample");
-    std::copy_n(data.inputs.begin() + sample * in, in, inputs + i * in);
+    auto from = data.inputs.begin() + sample * in;
+    if (inputs)
+      std::copy_n(from, in, inputs + i * in);
+    else
+      std::transform(from, from + in, indexInputs + i * in,
+                     [](float v) { return int64_t(v); });
     if (labels && !data.labels.empty())
       std::copy_n(data.labels.begin() + sample * out, out, labels + i * out);
     if (targets && !data.targets.empty())

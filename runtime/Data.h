@@ -22,7 +22,15 @@ namespace kiln::rt {
 /// What the model expects of one sample.
 struct SampleSpec {
   std::vector<int64_t> inputShape;  ///< per sample, e.g. {784} or {1, 28, 28}
+  /// The input is i64 (embedding indices): each value must be a whole
+  /// number in [0, kMaxIndexInput].
+  bool indexInputs = false;
+  /// The model has a target (an autoencoder has none: csv rows then hold
+  /// the inputs alone).
+  bool hasTarget = true;
   bool classLabels = true;          ///< i64 class labels, else f32 targets
+  /// f32 targets are probabilities, in [0, 1] (binary cross-entropy).
+  bool unitTargets = false;
   int64_t numClasses = 0;           ///< labels must lie in [0, numClasses)
   std::vector<int64_t> targetShape; ///< per sample: {} for labels, {1} ...
 };
@@ -70,11 +78,16 @@ void splitValidation(Dataset &train, double fraction, uint64_t seed,
 /// run sees the same order as an uninterrupted one.
 std::vector<int64_t> epochOrder(int64_t size, uint64_t seed, int64_t epoch);
 
+/// The largest index an i64 input may hold: Dataset keeps inputs as f32,
+/// exact for whole numbers up to 2^24.
+constexpr int64_t kMaxIndexInput = int64_t(1) << 24;
+
 /// Copies samples order[first, first + count) of `data` into one batch:
-/// `inputs` (count * inputSize floats) and `labels` or `targets`.
+/// the inputs (count * inputSize values) into `inputs`, or, for an i64
+/// input, into `indexInputs`; and `labels` or `targets`.
 void gatherBatch(const Dataset &data, const std::vector<int64_t> &order,
                  int64_t first, int64_t count, float *inputs,
-                 int64_t *labels, float *targets);
+                 int64_t *indexInputs, int64_t *labels, float *targets);
 
 } // namespace kiln::rt
 

@@ -528,10 +528,19 @@ int kiln::rt::trainerMain(int argc, char **argv, const Model &model) {
     return 0;
   }
   const CommandSpec *spec = findCommand(command);
-  if (!spec)
-    return fail("unknown command '" + command +
-                "' (commands: train, eval, predict, steps, bench, info; see '" +
+  if (!spec) {
+    const CommandSpec *closest = nullptr;
+    size_t best = 3; // a hint only for near misses
+    for (const CommandSpec &c : kCommands)
+      if (size_t d = editDistance(command, c.name); d < best)
+        best = d, closest = &c;
+    return fail("unknown command '" + command + "'" +
+                (closest ? std::string("; did you mean '") + closest->name +
+                               "'?"
+                         : std::string()) +
+                " (commands: train, eval, predict, steps, bench, info; see '" +
                 program + " --help')");
+  }
   for (int k = 2; k < argc; ++k)
     if (!std::strcmp(argv[k], "--help") || !std::strcmp(argv[k], "-h")) {
       printHelp(program, *spec, model);

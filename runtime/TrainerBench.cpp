@@ -832,9 +832,18 @@ bool trainer::runBench(const Options &options, const Model &model,
       !applyKernelOptions(options, model, error))
     return false;
   Report baseline;
-  if (options.has("baseline") &&
-      !readReport(options.text("baseline"), baseline, error))
-    return false;
+  if (options.has("baseline")) {
+    std::string path = options.text("baseline");
+    if (!readReport(path, baseline, error))
+      return false;
+    // A comparison only means something for the same model and batch.
+    if (baseline.model != model.name || baseline.batch != batch)
+      return error = path + ": a report of model '" + baseline.model +
+                     "' at batch " + std::to_string(baseline.batch) +
+                     "; this is '" + model.name + "' at batch " +
+                     std::to_string(batch) + " (--batch sets it)",
+             false;
+  }
   if (threads == 0)
     threads = std::max(1u, std::thread::hardware_concurrency());
   Report report;

@@ -112,6 +112,8 @@ public:
   /// The Input argument's storage, and the Target's as labels or targets
   /// (null when the function has no such argument or type).
   float *inputs();
+  /// The input array of a model whose input is i64 (else null).
+  int64_t *indexInputs();
   int64_t *labels();
   float *targets();
   /// Sets the Step argument to `step` (1-based) and the Seed argument to a

@@ -83,14 +83,20 @@ SampleSpec trainer::sampleSpec(const Model &model) {
     const TensorInfo &info = model.train.args[k];
     std::vector<int64_t> perSample(info.shape + std::min(info.rank, 1),
                                    info.shape + info.rank);
-    if (info.role == Role::Input)
+    if (info.role == Role::Input) {
       spec.inputShape = perSample;
+      spec.indexInputs = info.type == ElemType::I64;
+    }
     if (info.role == Role::Target) {
       spec.classLabels = info.type == ElemType::I64;
       spec.targetShape = perSample;
     }
   }
+  spec.hasTarget = std::any_of(
+      model.train.args, model.train.args + model.train.numArgs,
+      [](const TensorInfo &info) { return info.role == Role::Target; });
   spec.numClasses = model.numClasses;
+  spec.unitTargets = model.task == Task::Binary;
   return spec;
 }
 
@@ -104,7 +110,12 @@ bool trainer::loadSplits(const Model &model, const JsonValue &block,
   if (auto it = options.values.find("data"); it != options.values.end())
     files = it->second;
   const JsonValue *norm = block.find("normalize");
-  if (!loadData(*source, files, sampleSpec(model), splits, error) ||
+  SampleSpec spec = sampleSpec(model);
+  if (spec.indexInputs && norm && norm->kind != JsonValue::Kind::Null)
+    return error = "normalize does not apply to the model's input: it is "
+                   "i64 (indices)",
+           false;
+  if (!loadData(*source, files, spec, splits, error) ||
       !normalize(norm, splits.train, error))
     return false;
   return splits.test.size == 0 || normalize(norm, splits.test, error);
@@ -125,7 +136,8 @@ bool trainer::evaluate(
   float *targets = call.targets() ? call.targets() : spareTargets.data();
   for (int64_t first = 0; first < data.size; first += batch) {
     int64_t count = std::min(batch, data.size - first);
-    gatherBatch(data, order, first, count, call.inputs(), labels, targets);
+    gatherBatch(data, order, first, count, call.inputs(), call.indexInputs(),
+                labels, targets);
     if (!call.run(count, error)) {
       error = "eval_step: " + error;
       return false;

@@ -19,6 +19,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <sys/stat.h>
 
 using namespace kiln::rt;
@@ -46,6 +47,8 @@ bool exists(const std::string &path) {
 
 /// A double as text that reads back exactly.
 std::string exact(double v) {
+  if (std::isnan(v))
+    return "nan"; // printf's spelling depends on the sign bit ("-nan")
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
@@ -145,6 +148,14 @@ bool readSettings(const Options &options, const Model &model,
     return false;
   if (s.saveEvery && s.save.empty())
     return error = "--save-every needs --save CKPT (where to save)", false;
+  // Said now rather than after the first epoch has trained.
+  for (const std::string *path : {&s.save, &s.log}) {
+    std::filesystem::path dir = std::filesystem::path(*path).parent_path();
+    if (!path->empty() && !dir.empty() && !std::filesystem::is_directory(dir))
+      return error = "cannot write " + *path + ": " + dir.string() +
+                     " is not a directory",
+             false;
+  }
   if (options.has("resume") && options.has("init-from"))
     return error = "--resume continues a run and --init-from starts a new "
                    "one from its weights; give one of them",
@@ -270,6 +281,11 @@ bool trainer::runTrain(const Options &options, const Model &model,
                 static_cast<long long>(state.step),
                 static_cast<long long>(state.epoch + 1),
                 static_cast<long long>(state.batch));
+  if (state.epoch >= s.epochs)
+    std::printf("nothing to train: %lld of %lld epochs are done (--epochs "
+                "sets more)\n",
+                static_cast<long long>(state.epoch),
+                static_cast<long long>(s.epochs));
   StepCall call(model.train, state, s.batch);
   Scorer running(model);
   bool savedAny = false;
@@ -331,7 +347,8 @@ bool trainer::runTrain(const Options &options, const Model &model,
     for (; state.batch < batches; ++state.batch) {
       int64_t first = state.batch * s.batch;
       int64_t count = std::min(s.batch, train.size - first);
-      gatherBatch(train, order, first, count, call.inputs(), call.labels(),
+      gatherBatch(train, order, first, count, call.inputs(),
+                  call.indexInputs(), call.labels(),
                   call.targets());
       call.setStep(state.step + 1, seed);
       if (!call.run(count, error)) {

@@ -166,6 +166,11 @@ float *StepCall::inputs() {
   return a && !a->f.empty() ? a->f.data() : nullptr;
 }
 
+int64_t *StepCall::indexInputs() {
+  StepArray *a = withRole(args, Role::Input);
+  return a && !a->i.empty() ? a->i.data() : nullptr;
+}
+
 int64_t *StepCall::labels() {
   StepArray *a = withRole(args, Role::Target);
   return a && !a->i.empty() ? a->i.data() : nullptr;
@@ -406,6 +411,17 @@ bool trainer::runSteps(const Options &options, const Model &model,
   for (size_t k = 0; k < call.args.size(); ++k)
     if (!readArgument(path, file, int(k), batch, call.args[k], state, error))
       return false;
+  // Class labels must name a class (the kernels would read past the
+  // logits' row).
+  for (const StepArray &a : call.args)
+    if (a.info->role == Role::Target && model.task == Task::Multiclass)
+      for (size_t i = 0; i < a.i.size(); ++i)
+        if (a.i[i] < 0 || a.i[i] >= model.numClasses)
+          return error = path + ": " + a.info->name + "[" + std::to_string(i) +
+                         "] is " + std::to_string(a.i[i]) +
+                         ", not a class in [0, " +
+                         std::to_string(model.numClasses) + ")",
+                 false;
 
   for (int64_t s = 1; s <= steps; ++s) {
     if (!call.run(batch, error))

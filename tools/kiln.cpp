@@ -182,15 +182,27 @@ static mlir::LogicalResult compile(SourceMgr &sourceMgr, raw_ostream &os) {
     return mlir::success();
   }
   if (!dumpDir.empty()) {
-    if (std::error_code ec = sys::fs::create_directories(dumpDir)) {
+    std::error_code ec = sys::fs::create_directories(dumpDir);
+    if (!ec && !sys::fs::is_directory(dumpDir))
+      ec = std::make_error_code(std::errc::not_a_directory);
+    if (ec) {
       errs() << "kiln: cannot create " << dumpDir << ": " << ec.message()
              << "\n";
       return mlir::failure();
     }
-    std::error_code ec;
     raw_fd_ostream ast(dumpDir + "/ast.txt", ec);
     if (!ec)
       kiln::ast::print(*file, ast, sourceMgr);
+  }
+  // The trainer is linked last: say now, not after compiling, that it
+  // cannot be written there (--dump-dir may just have made its directory).
+  if (emit == Stage::Exe && !outputFile.empty()) {
+    StringRef dir = sys::path::parent_path(outputFile.getValue());
+    if (!dir.empty() && !sys::fs::is_directory(dir)) {
+      errs() << "kiln: cannot write " << outputFile << ": " << dir
+             << " is not a directory\n";
+      return mlir::failure();
+    }
   }
 
   mlir::MLIRContext context;
@@ -453,6 +465,7 @@ int main(int argc, char **argv) {
     errs() << "kiln: " << error << "\n";
     return 1;
   }
+
   SourceMgr sourceMgr;
   sourceMgr.AddNewSourceBuffer(std::move(input), SMLoc());
   if (mlir::failed(compile(sourceMgr, output->os())))

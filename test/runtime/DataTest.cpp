@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -617,17 +618,26 @@ TEST(Data, GatherBatch) {
   std::vector<int64_t> order = {4, 1, 3, 0, 2};
   float inputs[6];
   int64_t labels[2];
-  gatherBatch(data, order, 1, 2, inputs, labels, nullptr);
+  gatherBatch(data, order, 1, 2, inputs, nullptr, labels, nullptr);
   EXPECT_EQ(std::vector<float>(inputs, inputs + 4),
             (std::vector<float>{1, -1, 3, -3}));
   EXPECT_EQ(std::vector<int64_t>(labels, labels + 2),
             (std::vector<int64_t>{1, 3}));
 
+  // An i64 input (embedding indices) is converted on the way.
+  Dataset indexData = data;
+  for (float &v : indexData.inputs)
+    v = std::fabs(v);
+  int64_t indices[4];
+  gatherBatch(indexData, order, 1, 2, nullptr, indices, labels, nullptr);
+  EXPECT_EQ(std::vector<int64_t>(indices, indices + 4),
+            (std::vector<int64_t>{1, 1, 3, 3}));
+
   Dataset regressionData = data;
   regressionData.labels.clear();
   regressionData.targets = {10, 11, 12, 13, 14};
   float targets[3];
-  gatherBatch(regressionData, order, 2, 3, inputs, nullptr, targets);
+  gatherBatch(regressionData, order, 2, 3, inputs, nullptr, nullptr, targets);
   EXPECT_EQ(std::vector<float>(targets, targets + 3),
             (std::vector<float>{13, 10, 12}));
 }

@@ -744,6 +744,16 @@ TEST_F(TrainerTest, StepsFeedsResultsBackLikeKilnRun) {
   EXPECT_NE(r.err.find("'fc.bias' has shape [2]; train_step expects [3]"),
             std::string::npos)
       << r.err;
+
+  // So does a class label outside the model's classes.
+  in.tensors["fc.bias"] = StoredTensor::fromDoubles(DType::F32, {kClasses},
+                                                    {0.0, 0.1, -0.1});
+  in.tensors["y"] = StoredTensor::fromInts({batch}, {0, 1, 3, 1, 0});
+  ASSERT_TRUE(writeSafetensors(inPath, in, error)) << error;
+  r = run({"steps", "--inputs", inPath});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("y[2] is 3, not a class in [0, 3)"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(TrainerTest, CommandLineErrorsAreClear) {
@@ -767,6 +777,10 @@ TEST_F(TrainerTest, CommandLineErrorsAreClear) {
   r = run({"fit"});
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("unknown command 'fit'"), std::string::npos);
+  r = run({"trian"});
+  EXPECT_NE(r.err.find("unknown command 'trian'; did you mean 'train'?"),
+            std::string::npos)
+      << r.err;
   r = run({"eval"});
   EXPECT_NE(r.err.find("eval needs --weights"), std::string::npos);
   r = run({"train", "--data", dir + "/nonexistent.csv"});
