@@ -66,6 +66,13 @@ const DeviceApi *deviceInUse();
 
 /// One array of a step call: f32 or i64 storage for up to the bound batch,
 /// or, for a Param, Buffer or OptState, a place in a state arena.
+/// Why a batch smaller than `minBatch` (a StepFunction's) cannot train.
+inline std::string batchNormNeeds(int64_t minBatch) {
+  return "the model's batch norm needs more than one value per channel in "
+         "training mode, so at least " +
+         std::to_string(minBatch) + " samples";
+}
+
 struct StepArray {
   const TensorInfo *info = nullptr;
   std::vector<float> f;

@@ -328,9 +328,7 @@ bool trainer::runTrain(const Options &options, const Model &model,
   int64_t minBatch = model.train.minBatch;
   if (s.batch < minBatch)
     return error = "--batch " + std::to_string(s.batch) +
-                   " is too small: the model's batch norm needs more than "
-                   "one value per channel in training mode, so at least " +
-                   std::to_string(minBatch) + " samples",
+                   " is too small: " + batchNormNeeds(minBatch),
            false;
   if (int64_t tail = train.size % s.batch; tail != 0 && tail < minBatch) {
     --batches;

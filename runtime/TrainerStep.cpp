@@ -193,9 +193,7 @@ void StepCall::setStep(int64_t step, uint64_t seed) {
 bool StepCall::run(int64_t batch, std::string &error) {
   if (batch < fn.minBatch)
     return error = "a batch of " + std::to_string(batch) +
-                   " sample(s): the model's batch norm needs more than one "
-                   "value per channel in training mode, so at least " +
-                   std::to_string(fn.minBatch) + " samples",
+                   " sample(s): " + batchNormNeeds(fn.minBatch),
            false;
   for (StepArray &a : args)
     if (a.arena == &gathered)
