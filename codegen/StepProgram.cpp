@@ -671,6 +671,43 @@ std::pair<const char *, int64_t> taskOf(mlir::func::FuncOp func) {
   return {"Regression", 0};
 }
 
+/// The rows of the smallest embedding table that `func`'s i64 input
+/// indexes (through shape ops and fused kernels), or 0 when it indexes
+/// none. The kernels clamp ids into the table only to keep reads in
+/// bounds, so the trainer refuses data whose ids reach this.
+int64_t indexRows(mlir::func::FuncOp func) {
+  auto isIds = [](mlir::Value v) {
+    auto t = llvm::dyn_cast<mlir::RankedTensorType>(v.getType());
+    return t && t.getElementType().isInteger(64);
+  };
+  int64_t rows = 0;
+  llvm::SmallVector<mlir::Value> ids;
+  for (mlir::BlockArgument arg : func.getArguments())
+    if (func.getArgAttr(arg.getArgNumber(), NNDialect::kInputAttr) &&
+        isIds(arg))
+      ids.push_back(arg);
+  while (!ids.empty()) {
+    mlir::Value value = ids.pop_back_val();
+    for (mlir::OpOperand &use : value.getUses()) {
+      mlir::Operation *user = use.getOwner();
+      if (auto kernel = llvm::dyn_cast<kiln::nn::KernelOp>(user)) {
+        ids.push_back(kernel.getBody().getArgument(use.getOperandNumber()));
+      } else if (llvm::isa<kiln::nn::YieldOp>(user)) {
+        ids.push_back(user->getParentOp()->getResult(use.getOperandNumber()));
+      } else if (auto lookup = llvm::dyn_cast<kiln::nn::EmbeddingOp>(user)) {
+        int64_t table = tensorType(lookup.getTable()).getDimSize(0);
+        rows = rows ? std::min(rows, table) : table;
+      } else {
+        // Reshapes, transposes, slices and concats move ids unchanged.
+        for (mlir::Value result : user->getResults())
+          if (isIds(result))
+            ids.push_back(result);
+      }
+    }
+  }
+  return rows;
+}
+
 /// The smallest batch `f` accepts: 2 when a batch norm in training mode
 /// normalizes each channel over the batch alone (no spatial dimensions),
 /// whose variance one sample leaves undefined (PyTorch refuses it too).
@@ -772,6 +809,7 @@ mlir::LogicalResult kiln::codegen::emitStepProgram(mlir::ModuleOp module,
      << "    " << (gpuKernels ? "&kDeviceApi" : "nullptr") << ",\n"
      << "    Task::" << task << ",\n"
      << "    " << classes << ",\n"
+     << "    " << indexRows(train) << ",\n"
      << "    " << stepInfo(trainEmitter, train) << ",\n"
      << "    " << stepInfo(evalEmitter, eval) << ",\n"
      << "};\n\n"

@@ -159,11 +159,29 @@ Dataset emptyDataset(const SampleSpec &spec, std::string origin) {
   return data;
 }
 
-void appendPixels(const uint8_t *first, size_t count,
-                  std::vector<float> &inputs) {
+/// Appends `count` pixels of `path`'s images from image `firstImage` on. A
+/// model whose input is embedding ids takes each byte as an id, which must
+/// name a row of the table.
+bool appendPixels(const uint8_t *first, size_t count, int64_t firstImage,
+                  const std::string &path, const SampleSpec &spec,
+                  std::vector<float> &inputs, std::string &error) {
+  if (spec.indexInputs && spec.indexRows > 0)
+    if (const uint8_t *id = std::find_if(
+            first, first + count, [&](uint8_t v) { return v >= spec.indexRows; });
+        id != first + count) {
+      int64_t perImage = product(spec.inputShape), at = id - first;
+      return fail(error, path + ": image " +
+                             std::to_string(firstImage + at / perImage) +
+                             ", pixel " + std::to_string(at % perImage) +
+                             " is " + std::to_string(*id) +
+                             ", not an id of the model's embedding table (its "
+                             "input indexes " +
+                             std::to_string(spec.indexRows) + " rows)");
+    }
   size_t used = inputs.size();
   inputs.resize(used + count);
   std::copy_n(first, count, inputs.begin() + used);
+  return true;
 }
 
 /// Appends `count` class labels read `stride` bytes apart. A model with f32
@@ -266,8 +284,10 @@ bool loadIdxPair(const std::string &imagesPath, const std::string &labelsPath,
   if (!checkIdxLength(imagesPath, count * rows * cols,
                       bytes.size() - kIdxImageHeader, "pixel data", error))
     return false;
-  appendPixels(bytes.data() + kIdxImageHeader, bytes.size() - kIdxImageHeader,
-               out.inputs);
+  if (!appendPixels(bytes.data() + kIdxImageHeader,
+                    bytes.size() - kIdxImageHeader, 0, imagesPath, spec,
+                    out.inputs, error))
+    return false;
 
   if (!readFile(labelsPath, bytes, error) ||
       !checkIdxHeader(labelsPath, bytes, kIdxLabelMagic, "label",
@@ -349,8 +369,9 @@ bool appendCifarBatch(const std::string &path, const SampleSpec &spec,
   int64_t count = int64_t(bytes.size()) / kCifarRecord;
   out.inputs.reserve(out.inputs.size() + size_t(count * kCifarPixels));
   for (int64_t i = 0; i < count; ++i)
-    appendPixels(&bytes[size_t(i * kCifarRecord) + 1], kCifarPixels,
-                 out.inputs);
+    if (!appendPixels(&bytes[size_t(i * kCifarRecord) + 1], kCifarPixels, i,
+                      path, spec, out.inputs, error))
+      return false;
   return appendLabels(bytes.data(), kCifarRecord, count, path, spec, out,
                       error);
 }
@@ -412,6 +433,8 @@ bool loadCsv(const std::string &path, int64_t labelIndex, bool header,
                         " inputs for the model's " +
                         shapeText(spec.inputShape) +
                         (spec.hasTarget ? " and the label" : "; no target");
+  int64_t maxIndex =
+      spec.indexRows > 0 ? spec.indexRows - 1 : kMaxIndexInput;
   if (!spec.hasTarget)
     labelColumn = -1;
   else if (labelColumn < 0 || labelColumn >= columns)
@@ -469,11 +492,16 @@ bool loadCsv(const std::string &path, int64_t labelIndex, bool header,
                                "' is not a finite f32");
       if (c != labelColumn && spec.indexInputs &&
           (value != std::floor(value) || value < 0 ||
-           value > double(kMaxIndexInput))) {
+           value > double(maxIndex))) {
+        std::string what = spec.indexRows > 0
+                               ? "an id of the model's embedding table (its "
+                                 "input indexes " +
+                                     std::to_string(spec.indexRows) + " rows"
+                               : "an index (the model's input is i64";
         return fail(error, where() + column() + "'" + std::string(field) +
-                               "' is not an index (the model's input is i64: "
-                               "a whole number in [0, " +
-                               std::to_string(kMaxIndexInput) + "])");
+                               "' is not " + what +
+                               ": a whole number in [0, " +
+                               std::to_string(maxIndex) + "])");
       } else if (c != labelColumn) {
         out.inputs.push_back(float(value));
       } else if (!spec.classLabels) {

@@ -23,8 +23,11 @@ namespace kiln::rt {
 struct SampleSpec {
   std::vector<int64_t> inputShape;  ///< per sample, e.g. {784} or {1, 28, 28}
   /// The input is i64 (embedding indices): each value must be a whole
-  /// number in [0, kMaxIndexInput].
+  /// number in [0, indexRows), or in [0, kMaxIndexInput] when indexRows is
+  /// 0.
   bool indexInputs = false;
+  /// The rows of the smallest embedding table the ids index (0: none).
+  int64_t indexRows = 0;
   /// The model has a target (an autoencoder has none: csv rows then hold
   /// the inputs alone).
   bool hasTarget = true;

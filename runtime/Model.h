@@ -170,6 +170,9 @@ struct Model {
   const DeviceApi *device;
   Task task;
   int64_t numClasses;    ///< classes of a Multiclass model (2 for Binary)
+  /// The i64 input's values must lie in [0, indexRows): the rows of the
+  /// smallest embedding table they index (0: they index none).
+  int64_t indexRows;
   StepFunction train;    ///< train_step: forward, backward, optimizer update
   StepFunction eval;     ///< eval_step: forward in inference mode
 };

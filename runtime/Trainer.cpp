@@ -372,6 +372,9 @@ bool runInfo(const Options &, const Model &model, std::string &) {
               task);
   if (model.task == Task::Multiclass)
     std::printf(" (%lld classes)", static_cast<long long>(model.numClasses));
+  if (model.indexRows > 0)
+    std::printf("\nids        in [0, %lld): the input indexes embeddings",
+                static_cast<long long>(model.indexRows));
   int64_t total = 0, trainable = 0;
   for (int k = 0; k < model.train.numArgs; ++k) {
     const TensorInfo &info = model.train.args[k];

@@ -96,6 +96,7 @@ SampleSpec trainer::sampleSpec(const Model &model) {
       model.train.args, model.train.args + model.train.numArgs,
       [](const TensorInfo &info) { return info.role == Role::Target; });
   spec.numClasses = model.numClasses;
+  spec.indexRows = model.indexRows;
   spec.unitTargets = model.task == Task::Binary;
   return spec;
 }

@@ -411,15 +411,21 @@ bool trainer::runSteps(const Options &options, const Model &model,
       return false;
   // Class labels must name a class (the kernels would read past the
   // logits' row).
-  for (const StepArray &a : call.args)
+  // Likewise ids must name a row of the embedding table they index.
+  for (const StepArray &a : call.args) {
+    int64_t limit = 0;
+    std::string what;
     if (a.info->role == Role::Target && model.task == Task::Multiclass)
-      for (size_t i = 0; i < a.i.size(); ++i)
-        if (a.i[i] < 0 || a.i[i] >= model.numClasses)
-          return error = path + ": " + a.info->name + "[" + std::to_string(i) +
-                         "] is " + std::to_string(a.i[i]) +
-                         ", not a class in [0, " +
-                         std::to_string(model.numClasses) + ")",
-                 false;
+      limit = model.numClasses, what = "a class";
+    if (a.info->role == Role::Input && model.indexRows > 0)
+      limit = model.indexRows, what = "a row of the embedding table";
+    for (size_t i = 0; limit > 0 && i < a.i.size(); ++i)
+      if (a.i[i] < 0 || a.i[i] >= limit)
+        return error = path + ": " + a.info->name + "[" + std::to_string(i) +
+                       "] is " + std::to_string(a.i[i]) + ", not " + what +
+                       " in [0, " + std::to_string(limit) + ")",
+               false;
+  }
 
   for (int64_t s = 1; s <= steps; ++s) {
     if (!call.run(batch, error))

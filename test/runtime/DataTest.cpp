@@ -314,6 +314,27 @@ TEST_F(DataTest, IdxLabelOutOfRange) {
             path("lbl") + ": label 12 of sample 3 is outside [0, 10)");
 }
 
+TEST_F(DataTest, IdxPixelsAsEmbeddingIds) {
+  // Pixels 3, 10, ..., 164 (pixel()) as the ids of a model's i64 input.
+  writeBytes(path("img"), idxImages(4, 2, 3));
+  writeBytes(path("lbl"), idxLabels(4));
+  SampleSpec spec = classes({6}, 3);
+  spec.indexInputs = true;
+  spec.indexRows = 165;
+  DataSplits splits;
+  std::string error;
+  ASSERT_TRUE(loadData(json(idxSpec(path("img"), path("lbl"))), {}, spec,
+                       splits, error))
+      << error;
+  EXPECT_EQ(splits.train.inputs.back(), 164.0f);
+  // 101 = pixel(14), image 2's third, is the first past a 100-row table.
+  spec.indexRows = 100;
+  EXPECT_EQ(loadError(idxSpec(path("img"), path("lbl")), spec),
+            path("img") + ": image 2, pixel 2 is 101, not an id of the "
+                          "model's embedding table (its input indexes 100 "
+                          "rows)");
+}
+
 TEST_F(DataTest, IdxCountMismatch) {
   writeBytes(path("img"), idxImages(4, 2, 3));
   writeBytes(path("lbl"), idxLabels(5));

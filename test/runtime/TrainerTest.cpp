@@ -353,6 +353,7 @@ protected:
               nullptr,
               Task::Multiclass,
               kClasses,
+              0,
               {std::size(kTrainArgs), kTrainArgs, std::size(kTrainResults),
                kTrainResults, trainStep},
               {std::size(kEvalArgs), kEvalArgs, std::size(kEvalResults),
