@@ -87,7 +87,7 @@ mlir::LogicalResult lowerGeluGrad(OpLowering &l) {
   // d/dx x Phi(x) = Phi(x) + x phi(x)
   return binary(l, [](Expr g, Expr x) {
     Expr cdf = 0.5f * (1.0f + Halide::erf(x / kSqrt2));
-    return g * (cdf + x * kInvSqrt2Pi * Halide::exp(-0.5f * x * x));
+    return g * (cdf + x * kInvSqrt2Pi * expNaN(-0.5f * x * x));
   });
 }
 
@@ -129,25 +129,23 @@ void kiln::codegen::addElementwiseRules(RuleTable &rules) {
     return binary(l, [](Expr a, Expr b) { return BODY; });                     \
   }
   UNARY("nn.neg", -x);
-  UNARY("nn.exp", Halide::exp(x));
-  UNARY("nn.log", Halide::log(x));
+  UNARY("nn.exp", expNaN(x));
+  UNARY("nn.log", logNaN(x));
   UNARY("nn.sqrt", Halide::sqrt(x));
   UNARY("nn.abs", Halide::abs(x));
   UNARY("nn.cos", Halide::cos(x));
   UNARY("nn.floor", Halide::floor(x));
   UNARY("nn.sign", Halide::select(x > 0, 1.0f, x < 0, -1.0f, 0.0f));
-  // As torch.relu: a NaN passes through (Halide's max, like x86's, returns
-  // the other operand, and its simplifier assumes no NaN, hence is_nan).
-  UNARY("nn.relu", Halide::select(Halide::is_nan(x), x, Halide::max(x, 0.0f)));
-  UNARY("nn.sigmoid", 1.0f / (1.0f + Halide::exp(-x)));
+  UNARY("nn.relu", maxNaN(x, 0.0f));
+  UNARY("nn.sigmoid", 1.0f / (1.0f + expNaN(-x)));
   UNARY("nn.tanh", Halide::tanh(x));
   BINARY("nn.add", a + b);
   BINARY("nn.sub", a - b);
   BINARY("nn.mul", a * b);
   BINARY("nn.div", a / b);
   BINARY("nn.pow", Halide::pow(a, b));
-  BINARY("nn.maximum", Halide::max(a, b));
-  BINARY("nn.minimum", Halide::min(a, b));
+  BINARY("nn.maximum", maxNaN(a, b));
+  BINARY("nn.minimum", minNaN(a, b));
   BINARY("nn.greater", Halide::select(a > b, 1.0f, 0.0f));
   BINARY("nn.relu_grad", Halide::select(b > 0, a, 0.0f));
 #undef UNARY

@@ -290,15 +290,16 @@ std::pair<Expr, Expr> windowTap(const Tensor &in, const std::vector<Var> &v,
 }
 
 /// The first maximum of window v (row-major order, strictly greater wins,
-/// as the evaluator scans): its value (-inf for a window wholly in the
-/// padding) and its position i*KW + j (-1 then).
+/// as the evaluator scans; a NaN always does, as in PyTorch): its value (-inf
+/// for a window wholly in the padding) and its position i*KW + j (-1 then).
 std::pair<Expr, Expr> firstMaximum(const Tensor &in, const std::vector<Var> &v,
                                    const Window &w) {
   Expr best = -std::numeric_limits<float>::infinity(), at = -1;
   for (int64_t i = 0; i < w.kernel[0]; ++i)
     for (int64_t j = 0; j < w.kernel[1]; ++j) {
       auto [value, inside] = windowTap(in, v, w, i, j);
-      Expr take = inside && (at < 0 || value > best);
+      // A NaN is the maximum, as in PyTorch's max_pool2d.
+      Expr take = inside && (at < 0 || value > best || Halide::is_nan(value));
       best = Halide::select(take, value, best);
       at = Halide::select(take, int(i * w.kernel[1] + j), at);
     }

@@ -169,7 +169,8 @@ SoftmaxParts softmaxParts(OpLowering &l, const Tensor &x, int64_t axis) {
   Tensor maxT{max, x.shape, Halide::Float(32)};
   maxT.shape[axis] = 1;
   std::vector<Expr> kept(red.vars.begin(), red.vars.end());
-  sum(order) = Halide::sum(Halide::exp(x(red.inputIndex) - maxT(kept)));
+  // The row maximum may drop a NaN; exp(NaN - max) brings it back.
+  sum(order) = Halide::sum(expNaN(x(red.inputIndex) - maxT(kept)));
   l.staged.push_back(max);
   l.staged.push_back(sum);
   return {maxT, Tensor{sum, maxT.shape, Halide::Float(32)}};
@@ -190,9 +191,9 @@ template <bool Log> mlir::LogicalResult lowerSoftmax(OpLowering &l) {
   Expr xv = x(std::vector<Expr>(v.begin(), v.end()));
   Expr shifted = xv - keptAt(p.max, v, axis);
   if (Log)
-    define(out.func, v, shifted - Halide::log(keptAt(p.sum, v, axis)));
+    define(out.func, v, shifted - logNaN(keptAt(p.sum, v, axis)));
   else
-    define(out.func, v, Halide::exp(shifted) / keptAt(p.sum, v, axis));
+    define(out.func, v, expNaN(shifted) / keptAt(p.sum, v, axis));
   return mlir::success();
 }
 
@@ -208,7 +209,7 @@ template <bool Softmax> mlir::LogicalResult lowerClassLoss(OpLowering &l) {
   Expr picked = x({r.x, classOf(t, r.x, x)});
   if (Softmax) {
     SoftmaxParts p = softmaxParts(l, x, 1);
-    picked = picked - p.max({r.x, 0}) - Halide::log(p.sum({r.x, 0}));
+    picked = picked - p.max({r.x, 0}) - logNaN(p.sum({r.x, 0}));
   }
   Tensor &out = l.result(0, Halide::Float(32));
   out.func() = -Halide::sum(picked) / f32(x.shape[0]);
@@ -223,8 +224,7 @@ template <bool Softmax> mlir::LogicalResult lowerClassLossGrad(OpLowering &l) {
   Expr scale = g({}) / f32(x.shape[0]);
   if (Softmax) {
     SoftmaxParts p = softmaxParts(l, x, 1);
-    Expr prob = Halide::exp(x({v[0], v[1]}) - p.max({v[0], 0})) /
-                p.sum({v[0], 0});
+    Expr prob = expNaN(x({v[0], v[1]}) - p.max({v[0], 0})) / p.sum({v[0], 0});
     define(out.func, v, scale * (prob - hit));
   } else {
     define(out.func, v, -scale * hit);
@@ -261,16 +261,14 @@ template <typename F> void elementwiseGrad(OpLowering &l, F f) {
 mlir::LogicalResult lowerBce(OpLowering &l) {
   // The stable form: never exponentiates a positive number.
   meanOf(l, [](Expr x, Expr t) {
-    return Halide::max(x, 0.0f) - x * t +
-           Halide::log(1.0f + Halide::exp(-Halide::abs(x)));
+    return maxNaN(x, 0.0f) - x * t + logNaN(1.0f + expNaN(-Halide::abs(x)));
   });
   return mlir::success();
 }
 
 mlir::LogicalResult lowerBceGrad(OpLowering &l) {
-  elementwiseGrad(l, [](Expr x, Expr t) {
-    return 1.0f / (1.0f + Halide::exp(-x)) - t;
-  });
+  elementwiseGrad(
+      l, [](Expr x, Expr t) { return 1.0f / (1.0f + expNaN(-x)) - t; });
   return mlir::success();
 }
 

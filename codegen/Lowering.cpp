@@ -60,6 +60,22 @@ Halide::Expr kiln::codegen::f32(Halide::Expr x) {
   return x.type() == Halide::Float(32) ? x : Halide::cast<float>(x);
 }
 
+Halide::Expr kiln::codegen::expNaN(Halide::Expr x) {
+  return Halide::select(Halide::is_nan(x), x, Halide::exp(x));
+}
+
+Halide::Expr kiln::codegen::logNaN(Halide::Expr x) {
+  return Halide::select(Halide::is_nan(x), x, Halide::log(x));
+}
+
+Halide::Expr kiln::codegen::maxNaN(Halide::Expr a, Halide::Expr b) {
+  return Halide::select(Halide::is_nan(a) || a > b, a, b);
+}
+
+Halide::Expr kiln::codegen::minNaN(Halide::Expr a, Halide::Expr b) {
+  return Halide::select(Halide::is_nan(a) || a < b, a, b);
+}
+
 const RuleTable &kiln::codegen::loweringRules() {
   static const RuleTable table = [] {
     RuleTable rules;

@@ -95,6 +95,15 @@ const RuleTable &loweringRules();
 /// `x` cast to f32 (or kept when already).
 Halide::Expr f32(Halide::Expr x);
 
+/// exp, log, max and min that give NaN for a NaN operand, as PyTorch's do,
+/// so a NaN inside the network reaches the loss and stops training. Halide's
+/// own map NaN to 0 (its polynomial exp) or 89 (log), and its max and min
+/// return the other operand.
+Halide::Expr expNaN(Halide::Expr x);
+Halide::Expr logNaN(Halide::Expr x);
+Halide::Expr maxNaN(Halide::Expr a, Halide::Expr b);
+Halide::Expr minNaN(Halide::Expr a, Halide::Expr b);
+
 } // namespace kiln::codegen
 
 #endif // KILN_CODEGEN_LOWERING_H

@@ -38,6 +38,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/Config/llvm-config.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/FileSystem.h"
@@ -52,88 +53,99 @@ using namespace llvm;
 namespace {
 enum class Stage { AST, NN, Train, Kernels, Dot, Halide, Cpp, Exe };
 
+// --help lists these alone, not the flags LLVM and MLIR register (those
+// still work, and --help-hidden lists them).
+cl::OptionCategory kilnOptions("kiln options");
+
 cl::SubCommand benchCommand(
     "bench", "Build the fused and the --no-fusion trainer of a model and time "
              "every kernel of both training steps, side by side");
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
-                               cl::Required);
+                               cl::Required, cl::cat(kilnOptions));
 cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
-                                cl::value_desc("file"), cl::init("-"));
-cl::opt<Stage> emit(
-    "emit", cl::desc("Stage to stop at"), cl::init(Stage::Exe),
-    cl::values(clEnumValN(Stage::AST, "ast", "the checked syntax tree"),
-               clEnumValN(Stage::NN, "nn", "the model in the nn dialect"),
-               clEnumValN(Stage::Train, "train",
-                          "@train_step and @eval_step in the nn dialect"),
-               clEnumValN(Stage::Kernels, "kernels",
-                          "the train IR after fusion (nn.kernel groups)"),
-               clEnumValN(Stage::Dot, "dot",
-                          "the fused step functions as a Graphviz graph"),
-               clEnumValN(Stage::Halide, "halide",
-                          "each kernel's lowered Halide statement"),
-               clEnumValN(Stage::Cpp, "cpp", "the generated step program"),
-               clEnumValN(Stage::Exe, "exe",
-                          "the trainer executable (the default)")));
+                                cl::value_desc("file"), cl::init("-"),
+                                cl::cat(kilnOptions));
+cl::opt<Stage>
+    emit("emit", cl::desc("Stage to stop at"), cl::init(Stage::Exe),
+         cl::values(clEnumValN(Stage::AST, "ast", "the checked syntax tree"),
+                    clEnumValN(Stage::NN, "nn", "the model in the nn dialect"),
+                    clEnumValN(Stage::Train, "train",
+                               "@train_step and @eval_step in the nn dialect"),
+                    clEnumValN(Stage::Kernels, "kernels",
+                               "the train IR after fusion (nn.kernel groups)"),
+                    clEnumValN(Stage::Dot, "dot",
+                               "the fused step functions as a Graphviz graph"),
+                    clEnumValN(Stage::Halide, "halide",
+                               "each kernel's lowered Halide statement"),
+                    clEnumValN(Stage::Cpp, "cpp", "the generated step program"),
+                    clEnumValN(Stage::Exe, "exe",
+                               "the trainer executable (the default)")),
+         cl::cat(kilnOptions));
 cl::opt<std::string> target(
     "target",
     cl::desc("Halide target of the kernels: host (default), or e.g. "
              "x86-64-linux-avx2-fma-f16c-sse41, x86-64-linux-avx512_skylake"
              "-avx2-fma-f16c-sse41-avx, x86-64-linux (portable SSE2)"),
     cl::init("host"), cl::sub(cl::SubCommand::getTopLevel()),
-    cl::sub(benchCommand));
+    cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<std::string> gpu(
     "gpu",
     cl::desc("GPU API the trainer's kernels are also compiled for, run with "
              "`trainer --device <api>`: cuda (the default), opencl, or none"),
     cl::init("cuda"), cl::sub(cl::SubCommand::getTopLevel()),
-    cl::sub(benchCommand));
+    cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<bool> noFusion("no-fusion",
                        cl::desc("One kernel per op (to compare with the "
-                                "fused trainer)"));
+                                "fused trainer)"),
+                       cl::cat(kilnOptions));
 cl::opt<bool> explainFusion(
     "explain-fusion",
     cl::desc("Print each fused kernel's ops with their model lines, and why "
-             "each elementwise op that stayed apart was not fused"));
+             "each elementwise op that stayed apart was not fused"),
+    cl::cat(kilnOptions));
 cl::opt<std::string> dumpDir(
     "dump-dir",
     cl::desc("Write every stage to this directory: the AST, the IR after "
              "each pass, the fused IR, and with a trainer build the kernels' "
              "Halide statements and assembly and the step program; "
              "index.txt lists them in order"),
-    cl::value_desc("dir"));
+    cl::value_desc("dir"), cl::cat(kilnOptions));
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("Keep the trainer's build directory (kernel "
-                                 "objects, headers, step.cpp)"));
+                                 "objects, headers, step.cpp)"),
+                        cl::cat(kilnOptions));
 
 cl::opt<std::string> benchInput(cl::Positional, cl::desc("<model.kiln>"),
-                                cl::Required, cl::sub(benchCommand));
+                                cl::Required, cl::sub(benchCommand),
+                                cl::cat(kilnOptions));
 cl::opt<int> benchBatch(
     "batch", cl::desc("Samples per step (default: the train block's batch)"),
-    cl::value_desc("N"), cl::sub(benchCommand));
+    cl::value_desc("N"), cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<int> benchSteps(
     "steps", cl::desc("Steps to time, and as many again per kernel (100)"),
-    cl::value_desc("N"), cl::sub(benchCommand));
+    cl::value_desc("N"), cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<int> benchThreads(
     "threads", cl::desc("Threads the kernels may use (0: one per core)"),
-    cl::value_desc("N"), cl::sub(benchCommand));
+    cl::value_desc("N"), cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<std::string> benchDevice(
     "device",
     cl::desc("Where the trainers run: cpu (the default), cuda or opencl "
              "(their kernels are then built for that GPU API)"),
-    cl::init("cpu"), cl::sub(benchCommand));
+    cl::init("cpu"), cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<double> benchPeakGflops(
     "peak-gflops", cl::desc("The roofline's compute peak (default: measured)"),
-    cl::value_desc("GFLOP/s"), cl::sub(benchCommand));
+    cl::value_desc("GFLOP/s"), cl::sub(benchCommand), cl::cat(kilnOptions));
 cl::opt<double> benchPeakGbs(
     "peak-gbs", cl::desc("The roofline's bandwidth (default: measured)"),
-    cl::value_desc("GB/s"), cl::sub(benchCommand));
-cl::opt<std::string> benchJson(
-    "json", cl::desc("Write both reports as JSON (docs/trainer.md)"),
-    cl::value_desc("file"), cl::sub(benchCommand));
+    cl::value_desc("GB/s"), cl::sub(benchCommand), cl::cat(kilnOptions));
+cl::opt<std::string>
+    benchJson("json", cl::desc("Write both reports as JSON (docs/trainer.md)"),
+              cl::value_desc("file"), cl::sub(benchCommand),
+              cl::cat(kilnOptions));
 cl::opt<std::string> benchHtml(
     "html", cl::desc("Write both reports as one HTML page with SVG charts"),
-    cl::value_desc("file"), cl::sub(benchCommand));
+    cl::value_desc("file"), cl::sub(benchCommand), cl::cat(kilnOptions));
 std::string argv0;
 } // namespace
 
@@ -445,6 +457,12 @@ int main(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
+  cl::SetVersionPrinter([](raw_ostream &os) {
+    os << "kiln " KILN_VERSION " (MLIR/LLVM " LLVM_VERSION_STRING
+          ", Halide 14)\n";
+  });
+  cl::HideUnrelatedOptions(kilnOptions);
+  cl::HideUnrelatedOptions(kilnOptions, benchCommand);
   cl::ParseCommandLineOptions(argc, argv, "kiln: neural-network compiler\n");
   argv0 = argv[0];
   if (benchCommand)

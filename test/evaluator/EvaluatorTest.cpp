@@ -347,6 +347,43 @@ TEST_F(EvaluatorTest, ReductionsAndTheMaxGradientSplitsTies) {
   expectNear((*r)[4].values, {2, 2, 2, 1, 1, 1});
 }
 
+TEST_F(EvaluatorTest, NaNIsTheMaximumAsInPyTorch) {
+  // maximum, minimum, a max over an axis and a max-pool window give NaN when
+  // any operand is NaN, wherever it stands (torch.maximum, amax,
+  // max_pool2d); std::max(a, b) would keep a when b is NaN.
+  const char *ir = R"(
+    func.func @f(%a: tensor<4xf32>, %b: tensor<4xf32>, %x: tensor<2x3xf32>)
+        -> (tensor<4xf32>, tensor<4xf32>, tensor<2xf32>) {
+      %max = nn.maximum %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+      %min = nn.minimum %a, %b : tensor<4xf32>, tensor<4xf32> -> tensor<4xf32>
+      %r = nn.reduce_max %x {axes = array<i64: 1>} : tensor<2x3xf32> -> tensor<2xf32>
+      return %max, %min, %r : tensor<4xf32>, tensor<4xf32>, tensor<2xf32>
+    })";
+  const double nan = std::nan("");
+  auto r = run(ir, {floats({4}, {nan, 1, 2, 3}), floats({4}, {1, nan, 5, -3}),
+                    floats({2, 3}, {1, nan, 2, 3, 4, 5})});
+  ASSERT_TRUE(succeeded(r)) << diagnostics;
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_TRUE(std::isnan((*r)[k].values[0])) << k;
+    EXPECT_TRUE(std::isnan((*r)[k].values[1])) << k;
+  }
+  EXPECT_EQ((*r)[0].values[2], 5);
+  EXPECT_EQ((*r)[1].values[3], -3);
+  EXPECT_TRUE(std::isnan((*r)[2].values[0]));
+  EXPECT_EQ((*r)[2].values[1], 5);
+
+  // The NaN is the window's maximum, after a larger value; the gradient
+  // goes to it.
+  Tensor x = floats({1, 1, 3, 3}, {9, nan, -3, -4, -5, -6, -7, -8, -9});
+  r = run(kPoolIr, {x, floats({1, 1, 2, 2}, {1, 1, 1, 1})});
+  ASSERT_TRUE(succeeded(r)) << diagnostics;
+  EXPECT_TRUE(std::isnan((*r)[0].values[0]));
+  EXPECT_TRUE(std::isnan((*r)[0].values[1]));
+  EXPECT_EQ((*r)[0].values[2], -4);
+  EXPECT_EQ((*r)[0].values[3], -5);
+  expectNear((*r)[2].values, {0, 2, 0, 1, 1, 0, 0, 0, 0});
+}
+
 TEST_F(EvaluatorTest, BroadcastingFollowsNumPy) {
   const char *ir = R"(
     func.func @f(%a: tensor<2x1x3xf32>, %b: tensor<4x1xf32>) -> tensor<2x4x3xf32> {

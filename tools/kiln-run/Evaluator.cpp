@@ -78,7 +78,8 @@ LogicalResult Interpreter<T>::elementwise(Operation *op, bool &handled) {
         return unary([](T x) { return T((x > 0) - (x < 0)); });
       })
       // As torch.relu (threshold at 0): a NaN passes through.
-      .Case([&](ReluOp) { return unary([](T x) { return x <= 0 ? T(0) : x; }); })
+      .Case(
+          [&](ReluOp) { return unary([](T x) { return x <= 0 ? T(0) : x; }); })
       .Case([&](SigmoidOp) {
         return unary([](T x) { return T(1) / (T(1) + std::exp(-x)); });
       })
@@ -103,11 +104,12 @@ LogicalResult Interpreter<T>::elementwise(Operation *op, bool &handled) {
       .Case([&](PowOp) {
         return binary([](T a, T b) { return std::pow(a, b); });
       })
+      // A NaN operand gives NaN, as torch.maximum and torch.minimum.
       .Case([&](MaximumOp) {
-        return binary([](T a, T b) { return std::max(a, b); });
+        return binary([](T a, T b) { return std::isnan(a) || a > b ? a : b; });
       })
       .Case([&](MinimumOp) {
-        return binary([](T a, T b) { return std::min(a, b); });
+        return binary([](T a, T b) { return std::isnan(a) || a < b ? a : b; });
       })
       .Case([&](GreaterOp) {
         return binary([](T a, T b) { return a > b ? T(1) : T(0); });

@@ -11,6 +11,7 @@
 
 #include "tools/kiln-run/Kernels.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace kiln::eval;
@@ -179,8 +180,10 @@ std::vector<int64_t> argmaxPerWindow(const BasicTensor<T> &x, const Window &w,
                                      int64_t windows) {
   std::vector<int64_t> best(windows, -1);
   forEachWindowPosition(x.shape, w, [&](int64_t window, int64_t in) {
-    // Strictly greater: the first maximum in row-major order wins.
-    if (best[window] < 0 || x.values[in] > x.values[best[window]])
+    // Strictly greater: the first maximum in row-major order wins; a NaN
+    // always does (PyTorch's max_pool2d).
+    if (best[window] < 0 || x.values[in] > x.values[best[window]] ||
+        std::isnan(x.values[in]))
       best[window] = in;
   });
   return best;

@@ -34,8 +34,11 @@ BasicTensor<T> kernels::reduce(const BasicTensor<T> &x,
   std::vector<int64_t> slot = broadcastIndices(kept, x.shape);
   for (size_t i = 0; i < slot.size(); ++i) {
     T &acc = out.values[slot[i]];
-    acc =
-        kind == Reduction::Max ? std::max(acc, x.values[i]) : acc + x.values[i];
+    T v = x.values[i];
+    if (kind != Reduction::Max)
+      acc += v;
+    else if (std::isnan(v) || v > acc) // a NaN is the maximum (torch.amax)
+      acc = v;
   }
   if (kind == Reduction::Mean && out.numel() > 0) {
     T count = T(x.numel() / out.numel());

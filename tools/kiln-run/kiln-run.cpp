@@ -33,33 +33,41 @@ using kiln::eval::Precision;
 using kiln::eval::Tensor;
 
 namespace {
+// --help lists these alone, not the flags LLVM and MLIR register.
+cl::OptionCategory runOptions("kiln-run options");
+
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<module.mlir>"),
-                               cl::init("-"));
+                               cl::init("-"), cl::cat(runOptions));
 cl::opt<std::string> function("function",
                               cl::desc("Function to run (default: the only "
-                                       "one in the module)"));
+                                       "one in the module)"),
+                              cl::cat(runOptions));
 cl::opt<std::string> inputsPath("inputs",
-                                cl::desc("Arguments by name (.safetensors)"));
+                                cl::desc("Arguments by name (.safetensors)"),
+                                cl::cat(runOptions));
 cl::opt<std::string> outputsPath("outputs",
-                                 cl::desc("Write results by name here"));
+                                 cl::desc("Write results by name here"),
+                                 cl::cat(runOptions));
 cl::opt<bool> randomInputs("random-inputs",
-                           cl::desc("Make deterministic random arguments"));
+                           cl::desc("Make deterministic random arguments"),
+                           cl::cat(runOptions));
 cl::opt<bool> initialize(
     "initialize",
     cl::desc("With --random-inputs: parameters and buffers from their "
-             "initializers (nn.init) under --seed, as a trainer starts"));
+             "initializers (nn.init) under --seed, as a trainer starts"),
+    cl::cat(runOptions));
 cl::opt<int64_t> batch("batch",
                        cl::desc("Dynamic dimensions with --random-inputs"),
-                       cl::init(8));
+                       cl::init(8), cl::cat(runOptions));
 cl::opt<uint64_t> seed("seed", cl::desc("Dropout seed with --random-inputs"),
-                       cl::init(0));
+                       cl::init(0), cl::cat(runOptions));
 cl::opt<unsigned> steps("steps", cl::desc("Runs, feeding results back"),
-                        cl::init(1));
+                        cl::init(1), cl::cat(runOptions));
 cl::opt<Precision>
     precision("precision", cl::desc("Type every op computes in"),
               cl::values(clEnumValN(Precision::F64, "f64", "double (default)"),
                          clEnumValN(Precision::F32, "f32", "float")),
-              cl::init(Precision::F64));
+              cl::init(Precision::F64), cl::cat(runOptions));
 } // namespace
 
 static void print(StringRef name, const Tensor &t) {
@@ -115,6 +123,7 @@ loadArguments(mlir::func::FuncOp func) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(runOptions);
   cl::ParseCommandLineOptions(argc, argv, "kiln reference evaluator\n");
   if (randomInputs == !inputsPath.empty()) {
     errs() << "kiln-run: give exactly one of --inputs=FILE and "

@@ -3,7 +3,7 @@
 # Python standard library (the format: little-endian u64 header length, JSON
 # header, raw little-endian data).
 #   safetensors.py write OUT NAME=DTYPE:SHAPE:V1,V2,... ...   (SHAPE 2x3, or
-#                                                             "" for a scalar)
+#                                 "" for a scalar; one value fills the shape)
 #   safetensors.py dump FILE         one line per tensor, sorted by name
 #   safetensors.py raw OUT HEXBYTES  arbitrary bytes (corrupt files)
 import json
@@ -21,6 +21,11 @@ def write(out, specs):
         dims = [int(d) for d in shape.split("x")] if shape else []
         parse = int if dtype == "I64" else float
         vals = [parse(v) for v in values.split(",")] if values else []
+        count = 1
+        for d in dims:
+            count *= d
+        if len(vals) == 1:
+            vals *= count
         raw = struct.pack("<%d%s" % (len(vals), FORMATS[dtype]), *vals)
         header[name] = {"dtype": dtype, "shape": dims,
                         "data_offsets": [len(data), len(data) + len(raw)]}
