@@ -243,7 +243,7 @@ INSTANTIATE_TEST_SUITE_P(
                           "bce", "clip", "combo", "conv5", "conv_stride",
                           "custom", "dropout", "embedding", "frozen", "groups",
                           "mean_grads", "multiloss", "param_broadcast",
-                          "pools", "reshape"),
+                          "pool_tiles", "pools", "reshape"),
         ::testing::Values("cpu", "opencl"), ::testing::Values(int64_t(5))),
     caseName);
 
