@@ -163,29 +163,46 @@ KernelLibrary::KernelLibrary(std::unique_ptr<Impl> impl)
     : impl(std::move(impl)) {}
 KernelLibrary::~KernelLibrary() = default;
 
+/// `target` parsed ("host": this machine's), or the reason it is unusable.
+static std::string parseTarget(llvm::StringRef target, Halide::Target &out) {
+  if (target == "host") {
+    out = Halide::get_host_target();
+    return "";
+  }
+  if (!Halide::Target::validate_target_string(target.str()))
+    return "unknown target '" + target.str() +
+           "' (expected host, or a Halide target string such as "
+           "x86-64-linux-avx2-fma-f16c-sse41)";
+  out = Halide::Target(target.str());
+  if (out.arch != Halide::Target::X86 || out.bits != 64)
+    return "target '" + target.str() +
+           "' is not x86-64; kiln's CPU back end emits x86-64 code only";
+  if (out.has_gpu_feature())
+    return "target '" + target.str() +
+           "' names a GPU API; the target is the host's, and --gpu=cuda or "
+           "--gpu=opencl adds GPU kernels";
+  return "";
+}
+
+std::string KernelLibrary::problemWith(llvm::StringRef target,
+                                       llvm::StringRef gpu) {
+  Halide::Target parsed;
+  if (std::string problem = parseTarget(target, parsed); !problem.empty())
+    return problem;
+  if (!gpu.empty() && gpu != "cuda" && gpu != "opencl")
+    return "unknown GPU API '" + gpu.str() + "' (expected cuda, opencl or none)";
+  return "";
+}
+
 std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
                                                      mlir::Location loc,
                                                      llvm::StringRef gpu) {
+  if (std::string problem = problemWith(target, gpu); !problem.empty()) {
+    mlir::emitError(loc) << problem;
+    return nullptr;
+  }
   auto impl = std::make_unique<Impl>();
-  try {
-    impl->target = target == "host" ? Halide::get_host_target()
-                                    : Halide::Target(target.str());
-  } catch (const Halide::Error &e) {
-    mlir::emitError(loc) << "unknown target '" << target << "': " << e.what();
-    return nullptr;
-  }
-  if (impl->target.arch != Halide::Target::X86 || impl->target.bits != 64) {
-    mlir::emitError(loc) << "target '" << target
-                         << "' is not x86-64; kiln's CPU back end emits "
-                            "x86-64 code only";
-    return nullptr;
-  }
-  if (impl->target.has_gpu_feature()) {
-    mlir::emitError(loc) << "target '" << target
-                         << "' names a GPU API; the target is the host's, "
-                            "and --gpu=cuda or --gpu=opencl adds GPU kernels";
-    return nullptr;
-  }
+  parseTarget(target, impl->target);
   impl->target = impl->target.with_feature(Halide::Target::NoRuntime);
   if (gpu == "cuda") {
     // Halide 14's highest capability; the driver JIT-compiles the PTX for
@@ -194,10 +211,6 @@ std::unique_ptr<KernelLibrary> KernelLibrary::create(llvm::StringRef target,
                        .with_feature(Halide::Target::CUDACapability86);
   } else if (gpu == "opencl") {
     impl->target = impl->target.with_feature(Halide::Target::OpenCL);
-  } else if (!gpu.empty()) {
-    mlir::emitError(loc) << "unknown GPU API '" << gpu
-                         << "'; expected cuda or opencl";
-    return nullptr;
   }
   impl->suffix = gpu.empty() ? "" : "_" + gpu.str();
   return std::unique_ptr<KernelLibrary>(new KernelLibrary(std::move(impl)));

@@ -66,6 +66,9 @@ public:
   static std::unique_ptr<KernelLibrary> create(llvm::StringRef target,
                                                mlir::Location loc,
                                                llvm::StringRef gpu = "");
+  /// Why create() would refuse `target` and `gpu`, or empty when it would
+  /// not (for checking the command line before compiling).
+  static std::string problemWith(llvm::StringRef target, llvm::StringRef gpu);
   ~KernelLibrary();
 
   /// The kernel that computes `op`, lowered and scheduled on first use.

@@ -66,14 +66,22 @@ template <typename Op> mlir::LogicalResult lowerReduce(OpLowering &l) {
   Halide::Func acc(out.func.name() + "_acc");
   std::vector<Var> order = halideOrder(red.vars);
   Expr value = x(red.inputIndex);
+  // Sums and maxima are the associative updates Halide can split into
+  // vector lanes (rfactor); a NaN-aware maximum is not one. So a maximum
+  // keeps Halide's max, which skips NaN, and adds a second sum that is 0,
+  // or NaN when a NaN was skipped (torch.amax gives NaN).
+  std::vector<Halide::Func> accs = {acc};
   if constexpr (std::is_same_v<Op, kiln::nn::ReduceMaxOp>) {
     acc(order) = Halide::Float(32).min();
     acc(order) = Halide::max(acc(order), value);
+    Halide::Func nan(out.func.name() + "_nan");
+    nan(order) = 0.0f;
+    nan(order) += Halide::select(Halide::is_nan(value), value, 0.0f);
+    accs.push_back(nan);
   } else {
     acc(order) = 0.0f;
     acc(order) += value;
   }
-  l.reductions.push_back({acc, red.r});
   // The reduced axes that end at the last one, consecutively, are one
   // stretch of memory.
   int contiguous = 0;
@@ -82,10 +90,15 @@ template <typename Op> mlir::LogicalResult lowerReduce(OpLowering &l) {
       break;
     ++contiguous;
   }
-  if (contiguous > 0)
-    l.contiguousReductions[acc.name()] = contiguous;
+  for (Halide::Func &f : accs) {
+    l.reductions.push_back({f, red.r});
+    if (contiguous > 0)
+      l.contiguousReductions[f.name()] = contiguous;
+  }
   if constexpr (std::is_same_v<Op, kiln::nn::ReduceMeanOp>)
     out.func(order) = acc(order) / count(x, op.getAxes());
+  else if constexpr (std::is_same_v<Op, kiln::nn::ReduceMaxOp>)
+    out.func(order) = acc(order) + accs[1](order);
   else
     out.func(order) = acc(order);
   return mlir::success();

@@ -27,6 +27,7 @@
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 
+#include <charconv>
 #include <cmath>
 
 using namespace kiln::codegen;
@@ -63,7 +64,12 @@ void writeJson(mlir::Attribute a, llvm::raw_ostream &os) {
   } else if (auto i = llvm::dyn_cast<mlir::IntegerAttr>(a)) {
     os << i.getInt();
   } else if (auto f = llvm::dyn_cast<mlir::FloatAttr>(a)) {
-    os << llvm::format("%.17g", f.getValueAsDouble());
+    // The shortest text that reads back exactly: 0.05, not
+    // 0.050000000000000003.
+    char buf[40];
+    os << llvm::StringRef(
+        buf, std::to_chars(buf, buf + sizeof buf, f.getValueAsDouble()).ptr -
+                 buf);
   } else if (auto s = llvm::dyn_cast<mlir::StringAttr>(a)) {
     os << "\"";
     llvm::printEscapedString(s.getValue(), os);

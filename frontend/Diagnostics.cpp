@@ -11,20 +11,38 @@
 #include "frontend/Diagnostics.h"
 
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <algorithm>
 
 using namespace kiln;
 
+void kiln::printDiagnostic(llvm::SourceMgr &sourceMgr, llvm::SMLoc loc,
+                           llvm::SourceMgr::DiagKind kind,
+                           const llvm::Twine &message) {
+  llvm::SMDiagnostic d = sourceMgr.GetMessage(loc, kind, message);
+  // LLVM prints no caret under a line holding any non-ASCII byte (a "×" in
+  // a comment): each such byte is shown as '?', so the caret lines up.
+  std::string line = d.getLineContents().str();
+  for (char &c : line)
+    if (static_cast<unsigned char>(c) >= 0x80)
+      c = '?';
+  sourceMgr.PrintMessage(
+      llvm::errs(),
+      llvm::SMDiagnostic(sourceMgr, d.getLoc(), d.getFilename(), d.getLineNo(),
+                         d.getColumnNo(), d.getKind(), d.getMessage(), line,
+                         d.getRanges(), d.getFixIts()));
+}
+
 bool kiln::emitError(llvm::SourceMgr &sourceMgr, llvm::SMLoc loc,
                      const llvm::Twine &message) {
-  sourceMgr.PrintMessage(loc, llvm::SourceMgr::DK_Error, message);
+  printDiagnostic(sourceMgr, loc, llvm::SourceMgr::DK_Error, message);
   return false;
 }
 
 void kiln::emitNote(llvm::SourceMgr &sourceMgr, llvm::SMLoc loc,
                     const llvm::Twine &message) {
-  sourceMgr.PrintMessage(loc, llvm::SourceMgr::DK_Note, message);
+  printDiagnostic(sourceMgr, loc, llvm::SourceMgr::DK_Note, message);
 }
 
 std::string kiln::didYouMean(llvm::StringRef name,

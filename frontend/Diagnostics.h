@@ -18,14 +18,16 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/SMLoc.h"
+#include "llvm/Support/SourceMgr.h"
 
 #include <string>
 
-namespace llvm {
-class SourceMgr;
-} // namespace llvm
-
 namespace kiln {
+
+/// Prints `message` at `loc` with the source line and a caret.
+void printDiagnostic(llvm::SourceMgr &sourceMgr, llvm::SMLoc loc,
+                     llvm::SourceMgr::DiagKind kind,
+                     const llvm::Twine &message);
 
 /// Prints an error at `loc`. Always returns false so callers can write
 /// `return emitError(...)` from a bool function.

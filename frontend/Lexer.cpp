@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Lexer.h"
+#include "frontend/Diagnostics.h"
 
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/Format.h"
@@ -132,8 +133,7 @@ Token Lexer::makeToken(TokenKind kind, const char *start) {
 }
 
 Token Lexer::error(const char *loc, const llvm::Twine &message) {
-  sourceMgr.PrintMessage(llvm::SMLoc::getFromPointer(loc),
-                         llvm::SourceMgr::DK_Error, message);
+  emitError(sourceMgr, llvm::SMLoc::getFromPointer(loc), message);
   // Park at the end so that a caller that keeps lexing terminates.
   Token tok;
   tok.kind = TokenKind::Error;

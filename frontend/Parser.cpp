@@ -283,6 +283,14 @@ StmtPtr Parser::parseStatement() {
                                      std::move(value));
   }
   default:
+    // `frozen = dense(...)`: a keyword where a binding's name goes.
+    if (tok.kind >= TokenKind::KwModel && tok.kind <= TokenKind::KwFalse &&
+        peek().is(TokenKind::Equal)) {
+      emitError(sourceMgr, tok.loc,
+                "'" + tok.text + "' is a reserved word and cannot name a "
+                                 "value; choose another name");
+      return nullptr;
+    }
     expected("statement (input, target, param, freeze, loss, predict or "
              "NAME = EXPR) or '}'");
     return nullptr;

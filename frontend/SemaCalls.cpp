@@ -16,8 +16,10 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/SmallSet.h"
 #include "llvm/Support/ErrorHandling.h"
+#include "llvm/Support/FormatVariadic.h"
 
 #include <cctype>
+#include <cmath>
 
 using namespace kiln;
 using namespace kiln::ast;
@@ -167,7 +169,12 @@ std::optional<Constant> Sema::expectConstant(const Expr &value, bool wantInt,
   std::optional<Constant> c = evalConstant(value);
   if (c && (c->isInt || !wantInt))
     return c;
-  if (c)
+  // A whole float (64*6*6/36) is shown as one, 64.0, with the reason.
+  if (c && c->f == std::trunc(c->f) && std::abs(c->f) < 1e15)
+    error(value.getLoc(), what + " must be an integer, found " +
+                              llvm::formatv("{0:F1}", c->f).str() +
+                              " (a float: '/' always gives one)");
+  else if (c)
     error(value.getLoc(), what + " must be an integer, found " + show(*c));
   else if (ValueKind k = checkExpr(value); k != ValueKind::Invalid)
     error(value.getLoc(), what + " must be a constant " +

@@ -231,21 +231,32 @@ SmallVector<Value> PowOp::buildGradients(OpBuilder &b, ArrayRef<Value> g) {
   return {sumToType(b, l, da, typeOf(a)), sumToType(b, l, db, typeOf(e))};
 }
 
-// d max(a, b) = (g [a > b], g [a <= b]): ties go to b.
+/// g (1 + [x > y] - [y > x]) / 2: all of g where x > y, none where x < y,
+/// half at a tie, as torch.maximum and torch.minimum split it. max(a, b)
+/// gives a this share of g with (x, y) = (a, b), min(a, b) with (b, a);
+/// the other operand gets the rest.
+static Value tieSplitShare(OpBuilder &b, Location l, Value g, Value x,
+                           Value y) {
+  Value up = binary<GreaterOp>(b, l, x, y);
+  Value down = binary<GreaterOp>(b, l, y, x);
+  Value share = mul(b, l, add(b, l, sub(b, l, up, down), scalar(b, l, 1.0)),
+                    scalar(b, l, 0.5));
+  return mul(b, l, g, share);
+}
+
+// d max(a, b) = (g [a > b], g [a < b]), half each at a tie.
 SmallVector<Value> MaximumOp::buildGradients(OpBuilder &b, ArrayRef<Value> g) {
   Location l = getLoc();
-  Value mask = binary<GreaterOp>(b, l, getLhs(), getRhs());
-  Value da = mul(b, l, g[0], mask);
+  Value da = tieSplitShare(b, l, g[0], getLhs(), getRhs());
   Value db = sub(b, l, g[0], da);
   return {sumToType(b, l, da, getLhs().getType()),
           sumToType(b, l, db, getRhs().getType())};
 }
 
-// d min(a, b) = (g [a < b], g [a >= b]): ties go to b.
+// d min(a, b) = (g [a < b], g [a > b]), half each at a tie.
 SmallVector<Value> MinimumOp::buildGradients(OpBuilder &b, ArrayRef<Value> g) {
   Location l = getLoc();
-  Value mask = binary<GreaterOp>(b, l, getRhs(), getLhs());
-  Value da = mul(b, l, g[0], mask);
+  Value da = tieSplitShare(b, l, g[0], getRhs(), getLhs());
   Value db = sub(b, l, g[0], da);
   return {sumToType(b, l, da, getLhs().getType()),
           sumToType(b, l, db, getRhs().getType())};

@@ -415,7 +415,7 @@ KILN_COMPATIBLE_RETURN_TYPES(AvgPool2dOp)
 // Shape manipulation
 //===----------------------------------------------------------------------===//
 
-/// Product of the static dimensions of `type` other than a dynamic dim 0.
+/// Product of the static dimensions of `type`.
 static int64_t staticElementCount(RankedTensorType type) {
   int64_t count = 1;
   for (int64_t d : type.getShape())
@@ -428,19 +428,16 @@ LogicalResult ReshapeOp::verify() {
   RankedTensorType in = getInput().getType(), out = getType();
   if (in.getElementType() != out.getElementType())
     return emitOpError("cannot change the element type");
-  auto dynamicOnlyInDim0 = [](RankedTensorType t) {
-    for (int64_t i = 1; i < t.getRank(); ++i)
-      if (t.isDynamicDim(i))
-        return false;
-    return true;
+  // The batch is the one dynamic dimension a tensor may have (wherever a
+  // transpose moved it); a reshape keeps it and regroups the rest.
+  auto dynamicDims = [](RankedTensorType t) {
+    return llvm::count(t.getShape(), kDyn);
   };
-  if (!dynamicOnlyInDim0(in) || !dynamicOnlyInDim0(out))
-    return emitOpError("only dimension 0 may be dynamic, got ")
+  if (dynamicDims(in) > 1 || dynamicDims(out) > 1)
+    return emitOpError("at most one dimension may be dynamic, got ")
            << in << " -> " << out;
-  bool inDyn = in.getRank() > 0 && in.isDynamicDim(0);
-  bool outDyn = out.getRank() > 0 && out.isDynamicDim(0);
-  if (inDyn != outDyn)
-    return emitOpError("dynamic dimension 0 must be kept, got ")
+  if (dynamicDims(in) != dynamicDims(out))
+    return emitOpError("the dynamic dimension must be kept, got ")
            << in << " -> " << out;
   if (staticElementCount(in) != staticElementCount(out))
     return emitOpError("element count changes: ") << in << " -> " << out;

@@ -120,13 +120,22 @@ struct ShapeInference
     return success();
   }
 
-  /// Fails, at `loc`, for a tensor type whose static dimensions alone hold
-  /// more elements than the kernels can index: Halide addresses buffers with
-  /// 32-bit integers.
+  /// Fails, at `loc`, for a tensor type the back end cannot hold: one that
+  /// depends on the batch in more than one dimension (memory is planned
+  /// linearly in the batch), or whose static dimensions alone hold more
+  /// elements than the kernels can index (Halide addresses buffers with
+  /// 32-bit integers).
   static LogicalResult checkIndexable(Type type, Location loc) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor)
       return success();
+    if (tensor.getNumDynamicDims() > 1)
+      return emitError(loc)
+             << tensor << " has the batch in " << tensor.getNumDynamicDims()
+             << " dimensions; a tensor may grow with the batch along one "
+                "dimension only (kiln plans memory linearly in the batch), "
+                "so a [B, B] product of the batch with itself is not "
+                "supported";
     constexpr int64_t kMaxElements = std::numeric_limits<int32_t>::max();
     int64_t elements = 1;
     for (int64_t d : tensor.getShape())

@@ -92,9 +92,16 @@ bool readFile(const std::string &path, std::vector<uint8_t> &bytes,
               std::string &error) {
   errno = 0;
   gzFile file = gzopen(path.c_str(), "rb");
-  if (!file)
+  if (!file) {
+    std::string where;
+    if (std::error_code ec; !path.empty() && path[0] != '/')
+      where = " (relative to the current directory " +
+              std::filesystem::current_path(ec).string() +
+              "; --data gives other files)";
     return fail(error, path + ": cannot open: " +
-                           (errno ? std::strerror(errno) : "out of memory"));
+                           (errno ? std::strerror(errno) : "out of memory") +
+                           where);
+  }
   gzbuffer(file, kReadChunk);
   bytes.clear();
   for (;;) {
@@ -231,7 +238,8 @@ bool findIdxFiles(const std::string &dir, IdxFiles &files, std::string &error) {
   if (!isDirectory(dir))
     return fail(error, dir + ": not a directory (an IDX directory holds "
                              "train-images-idx3-ubyte and the other three "
-                             "files)");
+                             "files; --data also takes the files: images "
+                             "and labels[, test images and test labels])");
   return findIdxFile(dir, "train-images-idx3-ubyte", files.images, error) &&
          findIdxFile(dir, "train-labels-idx1-ubyte", files.labels, error) &&
          findIdxFile(dir, "t10k-images-idx3-ubyte", files.testImages, error) &&

@@ -221,7 +221,14 @@ void Progress::update(int64_t samples, double loss) {
 
 void Progress::finish() { draw(/*final=*/true); }
 
-double Progress::meanLoss() const { return ratio(lossSum, double(done)); }
+void Progress::resumed(int64_t samples, double sum) {
+  priorSamples = samples;
+  priorLossSum = sum;
+}
+
+double Progress::meanLoss() const {
+  return ratio(lossSum + priorLossSum, double(done + priorSamples));
+}
 
 double Progress::samplesPerSecond() const {
   std::chrono::duration<double> elapsed =

@@ -54,6 +54,10 @@ public:
 
   /// Records one finished batch of `samples` samples with mean loss `loss`.
   void update(int64_t samples, double loss);
+  /// Counts `samples` trained earlier in this epoch (before a resume), with
+  /// loss sum `lossSum`, in the mean loss shown, as the epoch's summary
+  /// does; the bar and the speed count this run's samples alone.
+  void resumed(int64_t samples, double lossSum);
   /// Finishes the line; later output starts on a new line.
   void finish();
 
@@ -65,8 +69,8 @@ private:
 
   std::FILE *out;
   bool interactive;
-  int64_t epoch, epochs, total, done = 0;
-  double lossSum = 0;
+  int64_t epoch, epochs, total, done = 0, priorSamples = 0;
+  double lossSum = 0, priorLossSum = 0;
   std::chrono::steady_clock::time_point start, lastDraw;
 };
 

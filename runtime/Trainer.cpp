@@ -225,7 +225,7 @@ void printUsage(const std::string &program, const Model &model) {
 }
 
 /// Why --lr cannot be honoured, with the model's compiled learning rate.
-std::string learningRateError(const Model &model) {
+std::string learningRateError(const Model &model, const char *argv0) {
   JsonValue block;
   std::string ignored, compiled;
   if (parseTrainBlock(model, block, ignored))
@@ -241,7 +241,8 @@ std::string learningRateError(const Model &model) {
   return std::string("--lr cannot change the learning rate: it is compiled "
                      "into train_step as a constant") +
          compiled + "; change the optimizer in the train block of " +
-         model.source + " and recompile (kiln " + model.source + " -o trainer)";
+         model.source + " and recompile (kiln " + model.source + " -o " +
+         argv0 + ")";
 }
 
 bool parseOptions(const CommandSpec &c, int argc, char **argv, int first,
@@ -263,7 +264,7 @@ bool parseOptions(const CommandSpec &c, int argc, char **argv, int first,
       name = name.substr(0, eq);
     }
     if (name == "lr")
-      return error = learningRateError(model), false;
+      return error = learningRateError(model, argv[0]), false;
     const OptionSpec *spec = nullptr;
     const OptionSpec *closest = nullptr;
     size_t best = 3; // a hint only for near misses

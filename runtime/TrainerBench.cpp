@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -441,7 +442,7 @@ std::string reportJson(const Report &r) {
 bool readReport(const std::string &path, Report &r, std::string &error) {
   std::ifstream in(path, std::ios::binary);
   if (!in)
-    return error = "cannot read " + path, false;
+    return error = path + ": cannot read: " + std::strerror(errno), false;
   std::stringstream text;
   text << in.rdbuf();
   JsonValue json;
@@ -807,12 +808,13 @@ bool findPeaks(const Options &options, int threads, Peaks &peaks,
       peaks.gbsMeasured = true;
     }
   }
-  if (peaks.gflopsMeasured || peaks.gbsMeasured)
-    std::printf("machine (%s): %.1f GFLOP/s f32 FMA peak%s, %.1f GB/s copy "
-                "bandwidth%s\n",
-                peaks.method.c_str(), peaks.gflops,
-                peaks.gflopsMeasured ? "" : " (given)", peaks.gbs,
-                peaks.gbsMeasured ? "" : " (given)");
+  if (!peaks.gflopsMeasured && !peaks.gbsMeasured)
+    peaks.method = "given on the command line";
+  std::printf("machine (%s): %.1f GFLOP/s f32 FMA peak%s, %.1f GB/s copy "
+              "bandwidth%s\n",
+              peaks.method.c_str(), peaks.gflops,
+              peaks.gflopsMeasured ? "" : " (given)", peaks.gbs,
+              peaks.gbsMeasured ? "" : " (given)");
   return true;
 }
 
@@ -842,6 +844,16 @@ bool trainer::runBench(const Options &options, const Model &model,
                      "' at batch " + std::to_string(baseline.batch) +
                      "; this is '" + model.name + "' at batch " +
                      std::to_string(batch) + " (--batch sets it)",
+             false;
+    // It is shown as the --no-fusion build: not this trainer's own kernels.
+    bool same = baseline.kernels.size() == size_t(model.train.numCalls);
+    for (size_t k = 0; same && k < baseline.kernels.size(); ++k)
+      same = baseline.kernels[k].kernel == model.train.calls[k].kernel;
+    if (same)
+      return error = path + ": a report of this same build (the same " +
+                     std::to_string(baseline.kernels.size()) +
+                     " kernel calls); the baseline is the --no-fusion "
+                     "trainer's report",
              false;
   }
   if (threads == 0)

@@ -186,16 +186,22 @@ public:
   /// The class a sample's prediction names (Multiclass and Binary).
   int64_t predictedClass(const StepArray &predict, int64_t sample) const;
 
-  bool hasAccuracy() const { return task != Task::Regression; }
+  /// Accuracy and the class report need a classifier with a "predict"
+  /// output.
+  bool hasAccuracy() const { return task != Task::Regression && predicts; }
   double meanLoss() const;
   double accuracy() const;
 
   Task task;
+  bool predicts;
   int64_t samples = 0;
   double lossSum = 0;
   int64_t judged = 0, correct = 0;
   ConfusionMatrix confusion;
 };
+
+/// Whether the model has a "predict" output (`predict EXPR`).
+bool hasPredict(const Model &model);
 
 /// The per-sample description of the model's input and target.
 SampleSpec sampleSpec(const Model &model);

@@ -23,8 +23,15 @@ using namespace kiln::rt::trainer;
 /// A Binary prediction or target counts as class 1 above this.
 static constexpr double kDecisionThreshold = 0.5;
 
+bool trainer::hasPredict(const Model &model) {
+  for (int k = 0; k < model.eval.numResults; ++k)
+    if (std::strcmp(model.eval.results[k].name, "predict") == 0)
+      return true;
+  return false;
+}
+
 Scorer::Scorer(const Model &model)
-    : task(model.task), confusion(model.task == Task::Multiclass
+    : task(model.task), predicts(hasPredict(model)), confusion(model.task == Task::Multiclass
                                       ? std::max<int64_t>(model.numClasses, 1)
                                       : 2) {}
 
@@ -225,10 +232,7 @@ bool trainer::runPredict(const Options &options, const Model &model,
   Inference inf;
   if (!prepareInference(options, model, inf, error))
     return false;
-  bool hasPredict = false;
-  for (int k = 0; k < model.eval.numResults; ++k)
-    hasPredict |= std::strcmp(model.eval.results[k].name, "predict") == 0;
-  if (!hasPredict)
+  if (!hasPredict(model))
     return error =
                std::string("model '") + model.name + "' has no predict output",
            false;

@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -45,13 +46,13 @@ bool exists(const std::string &path) {
   return !path.empty() && stat(path.c_str(), &st) == 0;
 }
 
-/// A double as text that reads back exactly.
+/// A double as the shortest text that reads back exactly (0.1, not
+/// 0.10000000000000001).
 std::string exact(double v) {
   if (std::isnan(v))
-    return "nan"; // printf's spelling depends on the sign bit ("-nan")
+    return "nan"; // the spelling would depend on the sign bit ("-nan")
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
 }
 
 /// The runInfo entry `key` as a number; false when absent or malformed.
@@ -250,6 +251,11 @@ bool trainer::runTrain(const Options &options, const Model &model,
     return error = "the train block's early_stopping watches validation "
                    "data, so it needs --val-split > 0",
            false;
+  if (stopping.enabled && stopping.onAccuracy && !Scorer(model).hasAccuracy())
+    return error = "the train block's early_stopping watches val_accuracy, "
+                   "which needs a classifier with a 'predict' output; this "
+                   "model has none (watch val_loss instead)",
+           false;
   infoNumber(state, kBestKey, stopping.best);
   double stale = 0;
   if (infoNumber(state, kStaleKey, stale))
@@ -342,6 +348,7 @@ bool trainer::runTrain(const Options &options, const Model &model,
     int64_t used = std::min(train.size, batches * s.batch);
     Progress progress(stdout, state.epoch + 1, s.epochs,
                       used - std::min(used, state.batch * s.batch));
+    progress.resumed(running.samples, running.lossSum);
     for (; state.batch < batches; ++state.batch) {
       int64_t first = state.batch * s.batch;
       int64_t count = std::min(s.batch, train.size - first);

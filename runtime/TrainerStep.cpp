@@ -394,16 +394,19 @@ bool trainer::runSteps(const Options &options, const Model &model,
     return false;
 
   // The batch is whatever the file's input holds.
-  int64_t batch = 0;
+  int64_t batch = -1;
+  std::string input;
   for (int k = 0; k < model.train.numArgs; ++k) {
     const TensorInfo &info = model.train.args[k];
     auto it = file.tensors.find(info.name);
     if (info.role == Role::Input && it != file.tensors.end() &&
         !it->second.shape.empty())
-      batch = it->second.shape[0];
+      batch = it->second.shape[0], input = info.name;
   }
-  if (batch <= 0)
+  if (batch < 0)
     return error = path + ": has no input tensor with a batch dimension", false;
+  if (batch == 0)
+    return error = path + ": input '" + input + "' holds no samples", false;
 
   StepCall call(model.train, state, batch);
   for (size_t k = 0; k < call.args.size(); ++k)

@@ -63,9 +63,12 @@ cl::SubCommand benchCommand(
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln>"),
                                cl::Required, cl::cat(kilnOptions));
-cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
-                                cl::value_desc("file"), cl::init("-"),
-                                cl::cat(kilnOptions));
+cl::opt<std::string>
+    outputFile("o",
+               cl::desc("Output file (default: the trainer is written to the "
+                        "model file's name without .kiln, in the current "
+                        "directory; other --emit stages print to stdout)"),
+               cl::value_desc("file"), cl::cat(kilnOptions));
 cl::opt<Stage>
     emit("emit", cl::desc("Stage to stop at"), cl::init(Stage::Exe),
          cl::values(clEnumValN(Stage::AST, "ast", "the checked syntax tree"),
@@ -465,6 +468,13 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(kilnOptions, benchCommand);
   cl::ParseCommandLineOptions(argc, argv, "kiln: neural-network compiler\n");
   argv0 = argv[0];
+  // The kernels' targets, checked before anything is compiled.
+  if (std::string problem =
+          kiln::codegen::KernelLibrary::problemWith(target, gpuApi());
+      !problem.empty()) {
+    errs() << "kiln: error: " << problem << "\n";
+    return 1;
+  }
   if (benchCommand)
     return runBenchCommand();
 

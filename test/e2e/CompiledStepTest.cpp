@@ -239,6 +239,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(
         ::testing::Values(KILN_TEST_MODELS_DIR),
         ::testing::Values("activations", "adam_beta0", "autoenc", "batchaxis",
+                          "batch_last",
                           "batchnorm",
                           "bce", "clip", "combo", "conv5", "conv_stride",
                           "custom", "dropout", "embedding", "frozen", "groups",

@@ -248,16 +248,16 @@ func.func @reshape_count(%x: tensor<?x8x2x2xf32>) -> tensor<?x30xf32> {
 
 // -----
 
-func.func @reshape_dynamic_inner(%x: tensor<4x?xf32>) -> tensor<?x4xf32> {
-  // expected-error @+1 {{'nn.reshape' op only dimension 0 may be dynamic, got 'tensor<4x?xf32>' -> 'tensor<?x4xf32>'}}
-  %0 = nn.reshape %x : tensor<4x?xf32> -> tensor<?x4xf32>
+func.func @reshape_two_dynamic(%x: tensor<?x?xf32>) -> tensor<?x4xf32> {
+  // expected-error @+1 {{'nn.reshape' op at most one dimension may be dynamic, got 'tensor<?x?xf32>' -> 'tensor<?x4xf32>'}}
+  %0 = nn.reshape %x : tensor<?x?xf32> -> tensor<?x4xf32>
   return %0 : tensor<?x4xf32>
 }
 
 // -----
 
 func.func @reshape_drop_dynamic(%x: tensor<?x4xf32>) -> tensor<8x2xf32> {
-  // expected-error @+1 {{'nn.reshape' op dynamic dimension 0 must be kept, got 'tensor<?x4xf32>' -> 'tensor<8x2xf32>'}}
+  // expected-error @+1 {{'nn.reshape' op the dynamic dimension must be kept, got 'tensor<?x4xf32>' -> 'tensor<8x2xf32>'}}
   %0 = nn.reshape %x : tensor<?x4xf32> -> tensor<8x2xf32>
   return %0 : tensor<8x2xf32>
 }

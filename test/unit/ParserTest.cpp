@@ -226,9 +226,8 @@ INSTANTIATE_TEST_SUITE_P(
         ParseError{"model m { }\nmodel n { }\n",
                    "2:1: error: only one 'model' block is allowed in a file"},
         ParseError{"model m {\n  model = 1\n}\n",
-                   "2:3: error: expected statement (input, target, param, "
-                   "freeze, loss, predict or NAME = EXPR) or '}', found "
-                   "'model'"}));
+                   "2:3: error: 'model' is a reserved word and cannot name "
+                   "a value; choose another name"}));
 
 TEST(Parser, NestingIsBounded) {
   for (const char *open : {"(", "-", "[", "f("}) {
