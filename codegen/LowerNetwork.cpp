@@ -415,13 +415,16 @@ mlir::LogicalResult lowerAvgPool2dGrad(OpLowering &l) {
 
 /// A sum over every dimension of a tensor but `kept`: Vars for the kept
 /// dimensions, an RDom over the others (the last dimension innermost), the
-/// tensor's index in terms of both, and the number of terms.
+/// tensor's index in terms of both, and the number of terms. `contiguous`
+/// of the RDom's dimensions, from the first, walk memory in order (2 for the
+/// h x w planes of a batch norm's per-channel sums).
 struct Collapse {
   std::vector<Var> vars;
   Halide::RDom r;
   std::vector<Expr> index;
   std::vector<Expr> keptShape;
   Expr count = 1;
+  int contiguous = 0;
 
   Collapse(const Tensor &x, llvm::ArrayRef<int> kept, const std::string &name) {
     Halide::Region region;
@@ -444,6 +447,9 @@ struct Collapse {
     }
     for (size_t k = 0; k < reduced.size(); ++k)
       index[reduced[k]] = r[int(k)];
+    while (contiguous < int(reduced.size()) &&
+           reduced[contiguous] == x.rank() - 1 - contiguous)
+      ++contiguous;
   }
 };
 
@@ -466,6 +472,11 @@ Tensor stagedSum(OpLowering &l, const Collapse &c, Expr value,
   f(order) += value;
   l.reductions.push_back({f, c.r});
   l.staged.push_back(f);
+  // Summed along memory (vector lanes over w), not across channels: lanes
+  // a plane apart are gathers, and planes of 4 KiB (32 x 32) alias in the
+  // cache (measured 7x slower than 33 x 33 per element).
+  if (c.contiguous > 0)
+    l.contiguousReductions[f.name()] = c.contiguous;
   return Tensor{f, c.keptShape, Halide::Float(32)};
 }
 

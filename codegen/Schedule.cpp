@@ -329,16 +329,18 @@ void kiln::codegen::scheduleForCPU(OpLowering &l, const Halide::Target &target,
   // Reductions and staged values split across threads when the op's input
   // is large enough.
   Expr large = l.operands.empty() ? Expr() : worthThreads(l.operands[0].numel());
+  auto isStaged = [&](const Func &acc) {
+    return llvm::any_of(
+        l.staged, [&](const Func &f) { return f.name() == acc.name(); });
+  };
   for (Func &f : l.staged)
-    scheduleReduction(f, vec, large);
+    if (!l.contiguousReductions.count(f.name()))
+      scheduleReduction(f, vec, large);
   for (auto &[acc, rdom] : l.reductions) {
-    if (llvm::any_of(l.staged,
-                     [&](const Func &f) { return f.name() == acc.name(); }))
-      continue;
-    if (auto it = l.contiguousReductions.find(acc.name());
-        it != l.contiguousReductions.end())
+    auto it = l.contiguousReductions.find(acc.name());
+    if (it != l.contiguousReductions.end())
       scheduleContiguousReduction(acc, rdom, it->second, vec, large);
-    else
+    else if (!isStaged(acc))
       scheduleReduction(acc, vec, large);
   }
   for (Tensor &t : l.results)

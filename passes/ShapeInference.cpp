@@ -88,7 +88,7 @@ struct ShapeInference
       fixBatch(func, body);
 
     for (BlockArgument arg : body.getArguments())
-      if (failed(checkIndexable(arg.getType(), arg.getLoc())))
+      if (failed(checkSupported(arg.getType(), arg.getLoc())))
         return failure();
     WalkResult walk = func.walk([&](Operation *op) {
       if (op->getNumResults() == 0 || op->getNumRegions() != 0)
@@ -102,7 +102,7 @@ struct ShapeInference
         return WalkResult::interrupt();
       }
       for (auto [result, type] : llvm::zip(op->getResults(), types)) {
-        if (failed(checkIndexable(type, op->getLoc())))
+        if (failed(checkSupported(type, op->getLoc())))
           return WalkResult::interrupt();
         if (result.getType() != type) {
           result.setType(type);
@@ -125,7 +125,7 @@ struct ShapeInference
   /// linearly in the batch), or whose static dimensions alone hold more
   /// elements than the kernels can index (Halide addresses buffers with
   /// 32-bit integers).
-  static LogicalResult checkIndexable(Type type, Location loc) {
+  static LogicalResult checkSupported(Type type, Location loc) {
     auto tensor = dyn_cast<RankedTensorType>(type);
     if (!tensor)
       return success();

@@ -1,9 +1,9 @@
 //===- Checkpoint.cpp - training state and its checkpoint files -*- C++ -*-===//
 //
-// Part of kiln. See Checkpoint.h. Saving serializes each file in memory,
-// writes it to `<path>.tmp-XXXXXX` beside the target, fsyncs it, renames it
-// over the target and fsyncs the directory, so the rename itself survives a
-// power cut. Loading builds the new state in a copy and commits it only
+// Part of kiln. See Checkpoint.h. Saving serializes both files in memory,
+// writes each to `<path>.tmp-XXXXXX` beside its target and fsyncs it, then
+// renames both over their targets (undoing the first if the second fails)
+// and fsyncs the directory, so the renames survive a power cut. Loading builds the new state in a copy and commits it only
 // when every check passed.
 //
 //===----------------------------------------------------------------------===//
@@ -191,10 +191,10 @@ std::string kiln::rt::optimizerStatePath(const std::string &path) {
   return path + ".optim.safetensors";
 }
 
-/// Replaces `path` by `bytes` atomically: temp file, fsync, rename.
-static bool replaceFile(const std::string &path, const std::string &bytes,
-                        std::string &error) {
-  std::string temp = path + ".tmp-XXXXXX";
+/// Writes `bytes` to a new file beside `path`, synced; its name in `temp`.
+static bool writeTemp(const std::string &path, const std::string &bytes,
+                      std::string &temp, std::string &error) {
+  temp = path + ".tmp-XXXXXX";
   int fd = mkstemp(temp.data());
   if (fd < 0)
     return error = path + ": cannot create a temporary file beside it: " +
@@ -225,14 +225,21 @@ static bool replaceFile(const std::string &path, const std::string &bytes,
     unlink(temp.c_str());
     return false;
   }
+  return true;
+}
+
+/// Renames `temp` over `path` (removing `temp` if that fails) and syncs the
+/// directory, so the rename itself survives a power cut.
+static bool commitTemp(const std::string &temp, const std::string &path,
+                       std::string &error) {
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     error = path + ": cannot rename the temporary file over it: " +
             std::strerror(errno);
     unlink(temp.c_str());
     return false;
   }
-  // Make the rename durable too; a directory that cannot be synced (some
-  // network file systems) still holds a complete file.
+  // A directory that cannot be synced (some network file systems) still
+  // holds a complete file.
   size_t slash = path.rfind('/');
   std::string dir =
       slash == std::string::npos ? "." : path.substr(0, slash + 1);
@@ -241,6 +248,49 @@ static bool replaceFile(const std::string &path, const std::string &bytes,
     fsync(dirFd);
     close(dirFd);
   }
+  return true;
+}
+
+/// Replaces the pair `weightsPath` and `optimPath` with the two files'
+/// bytes: both are written first, then renamed in; if the second rename
+/// fails, the first is undone, so the old pair still matches.
+static bool replacePair(const std::string &weightsPath,
+                        const std::string &weightsBytes,
+                        const std::string &optimPath,
+                        const std::string &optimBytes, std::string &error) {
+  for (const std::string &p : {weightsPath, optimPath}) {
+    std::error_code ec;
+    if (std::filesystem::exists(p, ec) &&
+        !std::filesystem::is_regular_file(p, ec))
+      return error = p + ": exists and is not a regular file; not replacing "
+                         "it with a checkpoint",
+             false;
+  }
+  std::string optimTemp, weightsTemp;
+  if (!writeTemp(optimPath, optimBytes, optimTemp, error))
+    return false;
+  if (!writeTemp(weightsPath, weightsBytes, weightsTemp, error)) {
+    unlink(optimTemp.c_str());
+    return false;
+  }
+  std::string previous = optimTemp + ".previous";
+  bool hadPrevious = link(optimPath.c_str(), previous.c_str()) == 0;
+  if (!commitTemp(optimTemp, optimPath, error)) {
+    unlink(weightsTemp.c_str());
+    if (hadPrevious)
+      unlink(previous.c_str());
+    return false;
+  }
+  if (!commitTemp(weightsTemp, weightsPath, error)) {
+    if (hadPrevious)
+      std::rename(previous.c_str(), optimPath.c_str());
+    else
+      unlink(optimPath.c_str());
+    error += " (" + optimPath + " is as it was)";
+    return false;
+  }
+  if (hadPrevious)
+    unlink(previous.c_str());
   return true;
 }
 
@@ -307,9 +357,9 @@ bool kiln::rt::saveCheckpoint(const std::string &path, const Model &model,
                       std::string(kBatchesTracked)] =
           StoredTensor::fromInts({}, {state.step});
   }
-  return replaceFile(optimizerStatePath(path), serializeSafetensors(optimizer),
-                     error) &&
-         replaceFile(path, serializeSafetensors(weights), error);
+  return replacePair(path, serializeSafetensors(weights),
+                     optimizerStatePath(path), serializeSafetensors(optimizer),
+                     error);
 }
 
 /// Copies the tensors of `roles` from `file` (read from `path`) into

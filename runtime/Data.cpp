@@ -422,6 +422,10 @@ std::string_view trim(std::string_view text) {
 
 /// Parses a whole CSV field as a number.
 bool parseNumber(std::string_view field, double &value) {
+  // strtod would also read hexadecimal ("0x10" as 16): a decimal number
+  // only, as Python's float() and NumPy read CSV.
+  if (field.find_first_of("xX") != std::string_view::npos)
+    return false;
   // strtod needs a terminated string; fields are short.
   std::string text(field);
   char *end = nullptr;

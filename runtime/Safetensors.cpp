@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -274,6 +275,11 @@ std::string kiln::rt::serializeSafetensors(const SafetensorsFile &file) {
 
 bool kiln::rt::readSafetensors(const std::string &path, SafetensorsFile &out,
                                std::string &error) {
+  // A directory opens as a stream whose first read throws.
+  if (std::error_code ec; std::filesystem::is_directory(path, ec)) {
+    error = path + ": is a directory, not a safetensors file";
+    return false;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = path + ": cannot open for reading: " + std::strerror(errno);

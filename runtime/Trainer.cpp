@@ -562,7 +562,12 @@ int kiln::rt::trainerMain(int argc, char **argv, const Model &model) {
     // nothing (checkpoints are written to a temporary file and renamed).
     return fail("out of memory: the model's parameters, optimizer state "
                 "and activations at this batch size (see '" +
-                program + " info') do not fit in this machine's memory");
+                program + " info'), or the data, do not fit in this "
+                "machine's memory");
+  } catch (const std::exception &e) {
+    // Every expected failure is an error message; this is the net under
+    // the library calls that throw instead (an I/O stream, a container).
+    return fail(std::string("internal error: ") + e.what());
   }
   std::fflush(stdout);
   return 0;

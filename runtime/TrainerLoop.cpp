@@ -18,10 +18,12 @@
 #include <chrono>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <sys/stat.h>
+#include <type_traits>
 
 using namespace kiln::rt;
 using namespace kiln::rt::trainer;
@@ -117,11 +119,24 @@ struct Settings {
 /// the batch boundaries depend on it.
 template <typename T>
 bool keepResumed(const Options &options, const TrainState &state,
-                 const char *option, const char *key, T &value,
-                 std::string &error) {
+                 const char *option, const char *key, double lo, double hi,
+                 T &value, std::string &error) {
   double saved;
-  if (!infoNumber(state, key, saved))
-    return true;
+  if (!infoNumber(state, key, saved)) {
+    auto it = state.runInfo.find(key);
+    if (it == state.runInfo.end())
+      return true;
+    return error = options.text("resume") + ": its metadata " + key +
+                   " is '" + it->second + "', not a number",
+           false;
+  }
+  // A value the settings could not have had: the file is damaged.
+  if (!(saved >= lo && saved < hi) ||
+      (std::is_integral_v<T> && saved != std::floor(saved)))
+    return error = options.text("resume") + ": its metadata " + key + " is " +
+                   exact(saved) + ", outside the --" + option + " range [" +
+                   exact(lo) + ", " + exact(hi) + ")",
+           false;
   if (options.has(option) && double(value) != saved)
     return error = "--" + std::string(option) + " " + options.text(option) +
                    " differs from the " + exact(saved) + " that " +
@@ -156,6 +171,12 @@ bool readSettings(const Options &options, const Model &model,
       return error = "cannot write " + *path + ": " + dir.string() +
                      " is not a directory",
              false;
+    std::error_code ec;
+    if (!path->empty() && std::filesystem::exists(*path, ec) &&
+        !std::filesystem::is_regular_file(*path, ec))
+      return error = "cannot write " + *path +
+                     ": it exists and is not a regular file",
+             false;
   }
   if (options.has("resume") && options.has("init-from"))
     return error = "--resume continues a run and --init-from starts a new "
@@ -174,10 +195,12 @@ bool startState(const Options &options, const Model &model, Settings &s,
   }
   return initialState(model, 0, state, error) &&
          loadCheckpoint(options.text("resume"), state, error) &&
-         keepResumed(options, state, "seed", kSeedKey, s.seed, error) &&
-         keepResumed(options, state, "batch", kBatchSizeKey, s.batch, error) &&
-         keepResumed(options, state, "val-split", kValSplitKey, s.valSplit,
-                     error);
+         keepResumed(options, state, "seed", kSeedKey, 0, 0x1p63, s.seed,
+                     error) &&
+         keepResumed(options, state, "batch", kBatchSizeKey, 1, 0x1p31,
+                     s.batch, error) &&
+         keepResumed(options, state, "val-split", kValSplitKey, 0, 1,
+                     s.valSplit, error);
 }
 
 /// One epoch's numbers, for the epoch line and the log.
@@ -234,6 +257,14 @@ void printEpoch(const EpochResult &r, bool accuracy, bool validation) {
 }
 
 } // namespace
+
+/// Set by SIGINT or SIGTERM. Training stops after the step in progress, so
+/// a checkpoint pair being saved is never half replaced. (A repeated signal
+/// changes nothing: `timeout` and a terminal both send one to the process
+/// and one to its group.)
+static volatile std::sig_atomic_t interruptSignal = 0;
+
+static void onInterrupt(int sig) { interruptSignal = sig; }
 
 bool trainer::runTrain(const Options &options, const Model &model,
                        std::string &error) {
@@ -342,6 +373,8 @@ bool trainer::runTrain(const Options &options, const Model &model,
                 "for a batch norm in training mode\n",
                 static_cast<long long>(tail));
   }
+  std::signal(SIGINT, onInterrupt);
+  std::signal(SIGTERM, onInterrupt);
   for (; state.epoch < s.epochs && !stopping.shouldStop(); ++state.epoch) {
     auto start = std::chrono::steady_clock::now();
     std::vector<int64_t> order = epochOrder(train.size, seed, state.epoch);
@@ -387,6 +420,18 @@ bool trainer::runTrain(const Options &options, const Model &model,
         --state.batch;
         if (!saved)
           return false;
+      }
+      if (interruptSignal) {
+        progress.finish();
+        return error = "interrupted (signal " +
+                       std::to_string(int(interruptSignal)) + ") after step " +
+                       std::to_string(state.step) +
+                       "; training stopped without saving" +
+                       (exists(s.save) ? ", so " + s.save +
+                                             " holds the last checkpoint "
+                                             "saved"
+                                       : ""),
+               false;
       }
     }
     progress.finish();

@@ -499,6 +499,10 @@ TEST_F(DataTest, CsvErrorsNameLineAndColumn) {
   writeText(file, "a,b,y\n1,2,0\n3,abc,1\n");
   EXPECT_EQ(loadError(csvSpec(file, -1, true), classes({2}, 2)),
             file + ":3: column 2: 'abc' is not a number");
+  // Decimal only: strtod alone would read "0x10" as 16.
+  writeText(file, "a,b,y\n1,0x10,0\n");
+  EXPECT_EQ(loadError(csvSpec(file, -1, true), classes({2}, 2)),
+            file + ":2: column 2: '0x10' is not a number");
 
   writeText(file, "a,b,y\n1,2,0\n3,4\n");
   EXPECT_EQ(loadError(csvSpec(file, -1, true), classes({2}, 2)),
