@@ -22,10 +22,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdarg>
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <memory>
