@@ -282,7 +282,8 @@ bool trainer::runTrain(const Options &options, const Model &model,
     return error = "the train block's early_stopping watches validation "
                    "data, so it needs --val-split > 0",
            false;
-  if (stopping.enabled && stopping.onAccuracy && !Scorer(model).hasAccuracy())
+  Scorer running(model);
+  if (stopping.enabled && stopping.onAccuracy && !running.hasAccuracy())
     return error = "the train block's early_stopping watches val_accuracy, "
                    "which needs a classifier with a 'predict' output; this "
                    "model has none (watch val_loss instead)",
@@ -324,7 +325,6 @@ bool trainer::runTrain(const Options &options, const Model &model,
                 static_cast<long long>(state.epoch),
                 static_cast<long long>(s.epochs));
   StepCall call(model.train, state, s.batch);
-  Scorer running(model);
   bool savedAny = false;
   auto save = [&] {
     if (!call.syncState(error))
