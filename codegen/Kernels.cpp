@@ -27,6 +27,11 @@
 using namespace kiln::codegen;
 using Halide::Expr;
 
+namespace kiln::codegen {
+/// codegen/x86_avx512.ll as LLVM 14 bitcode (generated X86Avx512Bitcode.cpp).
+const std::vector<uint8_t> &x86Avx512Bitcode();
+} // namespace kiln::codegen
+
 namespace {
 
 Halide::Type halideType(mlir::Type t) {
@@ -451,6 +456,11 @@ KernelLibrary::compile(const std::string &dir, mlir::Location loc,
     if (!impl->target.has_gpu_feature()) {
       Halide::Module all =
           Halide::link_modules("kiln_kernels" + impl->suffix, impl->modules);
+      // 16-lane sqrt and floor for Halide's x86 runtime (x86_avx512.ll,
+      // whose data layout is x86-64 Linux's).
+      if (impl->target.os == Halide::Target::Linux)
+        all.append(Halide::ExternalCode::bitcode_wrapper(
+            impl->target, x86Avx512Bitcode(), "kiln_x86_avx512"));
       std::map<Halide::OutputFileType, std::string> outputs{
           {Halide::OutputFileType::object, stem + ".o"},
           {Halide::OutputFileType::c_header, stem + ".h"}};

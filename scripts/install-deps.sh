@@ -7,6 +7,9 @@ packages=(
   cmake ninja-build g++ python3 zlib1g-dev libzstd-dev
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools
   libhalide14-0-dev
+  # LLVM 14's llvm-as (a dependency of Halide 14's headers anyway) assembles
+  # codegen/x86_avx512.ll into bitcode Halide's LLVM can link.
+  llvm-14
   libgtest-dev libgmock-dev
   dataset-fashion-mnist
   # OpenCL on the CPU (PoCL), and libOpenCL.so for Halide's runtime to load:
