@@ -469,9 +469,18 @@ bool loadCsv(const std::string &path, int64_t labelIndex, bool header,
     ++lineNumber;
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
-    if ((header && lineNumber == 1) || trim(line).empty())
-      continue;
     auto where = [&] { return path + ":" + std::to_string(lineNumber) + ": "; };
+    if (header && lineNumber == 1) {
+      // A header naming another number of columns is another file's.
+      int64_t names = int64_t(std::count(line.begin(), line.end(), ',')) + 1;
+      if (names != columns)
+        return fail(error, where() + "the header names " +
+                               std::to_string(names) + " columns, expected " +
+                               std::to_string(columns) + " (" + rowText + ")");
+      continue;
+    }
+    if (trim(line).empty())
+      continue;
 
     fields.clear();
     for (size_t from = 0;;) {

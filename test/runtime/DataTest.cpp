@@ -509,6 +509,11 @@ TEST_F(DataTest, CsvErrorsNameLineAndColumn) {
             file + ":3: 2 columns, expected 3 (2 inputs for the model's [2] "
                    "(2 values) and the label)");
 
+  writeText(file, "a,b,c,y\n1,2,0\n");
+  EXPECT_EQ(loadError(csvSpec(file, -1, true), classes({2}, 2)),
+            file + ":1: the header names 4 columns, expected 3 (2 inputs for "
+                   "the model's [2] (2 values) and the label)");
+
   writeText(file, "1,2,0\n1,2,5\n");
   EXPECT_EQ(loadError(csvSpec(file, -1, false), classes({2}, 2)),
             file + ":2: column 3: label 5 is outside [0, 2)");
