@@ -27,6 +27,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <string_view>
 
@@ -87,9 +88,15 @@ std::string hex32(uint32_t value) {
   return text;
 }
 
-/// Reads the whole of `path`, inflating it if it is gzip.
+/// How many bytes a file may hold, given its first chunk (an IDX header
+/// says how long the file is); 0 for no limit.
+using SizeLimit = std::function<uint64_t(const std::vector<uint8_t> &)>;
+
+/// Reads the whole of `path`, inflating it if it is gzip. With `limit`, a
+/// file found to be much longer (a gzip bomb, an endless device) fails a
+/// chunk or two past the limit, instead of filling memory.
 bool readFile(const std::string &path, std::vector<uint8_t> &bytes,
-              std::string &error) {
+              std::string &error, const SizeLimit &limit = {}) {
   errno = 0;
   gzFile file = gzopen(path.c_str(), "rb");
   if (!file) {
@@ -119,6 +126,17 @@ bool readFile(const std::string &path, std::vector<uint8_t> &bytes,
     bytes.resize(used + size_t(n));
     if (n == 0)
       break;
+    // A chunk of slack: a file a little too long gets the caller's message,
+    // which says by how much.
+    if (uint64_t most = limit ? limit(bytes) : 0;
+        most && bytes.size() > most + kReadChunk) {
+      gzclose(file);
+      return fail(error, path + ": longer than its header says (" +
+                             std::to_string(most) +
+                             " bytes); stopped reading "
+                             "after " +
+                             std::to_string(bytes.size()));
+    }
   }
   // gzclose reports a gzip stream that ended early only here.
   if (gzclose(file) != Z_OK)
@@ -277,7 +295,21 @@ bool loadIdxPair(const std::string &imagesPath, const std::string &labelsPath,
                  const SampleSpec &spec, Dataset &out, std::string &error) {
   out = emptyDataset(spec, imagesPath);
   std::vector<uint8_t> bytes;
-  if (!readFile(imagesPath, bytes, error) ||
+  // The header's count and size bound the read (4 bytes each, big-endian).
+  auto idxLimit = [](size_t header, bool images) {
+    return [header, images](const std::vector<uint8_t> &b) -> uint64_t {
+      if (b.size() < header)
+        return 0;
+      uint64_t values = bigEndian32(&b[4]);
+      if (images && __builtin_mul_overflow(values,
+                                           uint64_t(bigEndian32(&b[8])) *
+                                               bigEndian32(&b[12]),
+                                           &values))
+        return 0; // an absurd header: the checks after reading say so
+      return header + values;
+    };
+  };
+  if (!readFile(imagesPath, bytes, error, idxLimit(kIdxImageHeader, true)) ||
       !checkIdxHeader(imagesPath, bytes, kIdxImageMagic, "image",
                       kIdxImageHeader, error))
     return false;
@@ -297,7 +329,7 @@ bool loadIdxPair(const std::string &imagesPath, const std::string &labelsPath,
                     out.inputs, error))
     return false;
 
-  if (!readFile(labelsPath, bytes, error) ||
+  if (!readFile(labelsPath, bytes, error, idxLimit(kIdxLabelHeader, false)) ||
       !checkIdxHeader(labelsPath, bytes, kIdxLabelMagic, "label",
                       kIdxLabelHeader, error))
     return false;

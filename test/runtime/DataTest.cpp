@@ -290,6 +290,26 @@ TEST_F(DataTest, IdxTruncated) {
             path("lbl") + ": truncated: expected 4 bytes of labels, found 3");
 }
 
+// A gzip bomb: a small header and 64 MiB of zeros (64 KiB compressed) is
+// refused a chunk or two past what the header says, not read to the end.
+TEST_F(DataTest, IdxLongerThanItsHeaderStopsEarly) {
+  std::vector<uint8_t> images = idxImages(4, 2, 3);
+  images.resize(images.size() + (64u << 20), 0);
+  writeBytes(path("img.gz"), images, /*gzip=*/true);
+  writeBytes(path("lbl"), idxLabels(4));
+  std::string error =
+      loadError(idxSpec(path("img.gz"), path("lbl")), classes({6}, 3));
+  EXPECT_TRUE(contains(error, path("img.gz") + ": longer than its header "
+                                               "says (40 bytes); stopped "
+                                               "reading after "))
+      << error;
+  // A little too long: the exact count.
+  images.resize(idxImages(4, 2, 3).size() + 5);
+  writeBytes(path("img.gz"), images, /*gzip=*/true);
+  EXPECT_EQ(loadError(idxSpec(path("img.gz"), path("lbl")), classes({6}, 3)),
+            path("img.gz") + ": expected 24 bytes of pixel data, found 29");
+}
+
 TEST_F(DataTest, IdxCorruptGzip) {
   writeBytes(path("img.gz"), idxImages(4, 2, 3), /*gzip=*/true);
   std::vector<uint8_t> bytes;
