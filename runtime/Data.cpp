@@ -132,9 +132,7 @@ bool readFile(const std::string &path, std::vector<uint8_t> &bytes,
         most && bytes.size() > most + kReadChunk) {
       gzclose(file);
       return fail(error, path + ": longer than its header says (" +
-                             std::to_string(most) +
-                             " bytes); stopped reading "
-                             "after " +
+                             std::to_string(most) + " bytes); stopped at " +
                              std::to_string(bytes.size()));
     }
   }

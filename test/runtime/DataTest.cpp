@@ -300,8 +300,7 @@ TEST_F(DataTest, IdxLongerThanItsHeaderStopsEarly) {
   std::string error =
       loadError(idxSpec(path("img.gz"), path("lbl")), classes({6}, 3));
   EXPECT_TRUE(contains(error, path("img.gz") + ": longer than its header "
-                                               "says (40 bytes); stopped "
-                                               "reading after "))
+                                               "says (40 bytes); stopped at "))
       << error;
   // A little too long: the exact count.
   images.resize(idxImages(4, 2, 3).size() + 5);
